@@ -1,0 +1,165 @@
+"""From a config to live objects: resolve defaults, then build the data, the players and the game.
+
+``resolve`` is the one place where a game's or preset's defaults fill the config, and where every
+name is checked, so a wrong key or value fails before any training starts.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+
+from gangames.config import Config, PlayerConfig
+from gangames.data.synthetic import PRESETS
+from gangames.errors import ConfigError, pick
+from gangames.games.losses import LOSSES
+from gangames.games.penalties import DRAGAN_FORMS, PENALTIES, DraganPenalty, InterpolatePenalty
+from gangames.games.registry import GAMES
+from gangames.games.two_player import Players, TwoPlayerGame
+from gangames.nets.stacked import ACTIVATIONS, StackedLine, init_players, mlp, scores
+from gangames.optim import OPTIMIZERS, Optimizer, OptimizerSettings
+
+GENERATOR_NETS = ("mlp", "line")
+DISCRIMINATOR_NETS = ("mlp",)
+
+# Keys of independent random streams: a run's players are derive_seed(seed, PLAYERS, p); a player's
+# networks are derive_seed(player_seed, GENERATOR_INIT) and derive_seed(player_seed, DISCRIMINATOR_INIT).
+PLAYERS, GENERATOR_INIT, DISCRIMINATOR_INIT = 1, 1, 2
+
+
+def derive_seed(*keys: int) -> int:
+    """A 64-bit seed derived from integer keys (NumPy's SeedSequence: well mixed, stable across versions)."""
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1, dtype=np.uint64)[0])
+
+
+def _positive(value: int, key: str, minimum: int = 1) -> None:
+    if value < minimum:
+        raise ConfigError(f"{key} must be >= {minimum}, got {value}")
+
+
+def _resolve_player(player: PlayerConfig, role: str, spec_optimizer: OptimizerSettings,
+                    default_activation: str, nets: tuple[str, ...]) -> None:
+    pick(f"{role}.net", player.net, nets)
+    player.activation = player.activation or default_activation
+    pick(f"{role}.activation", player.activation, ACTIVATIONS)
+    player.optimizer = player.optimizer or spec_optimizer.name
+    pick(f"{role}.optimizer", player.optimizer, OPTIMIZERS)
+    same_rule = player.optimizer == spec_optimizer.name
+    default = spec_optimizer if same_rule else OptimizerSettings(player.optimizer)
+    player.lr = default.lr if player.lr is None else player.lr
+    player.beta1 = default.beta1 if player.beta1 is None else player.beta1
+    player.beta2 = default.beta2 if player.beta2 is None else player.beta2
+    if player.lr <= 0:
+        raise ConfigError(f"{role}.lr must be > 0, got {player.lr}")
+    for width in player.hidden:
+        _positive(width, f"{role}.hidden")
+
+
+def resolve(config: Config) -> Config:
+    """A complete copy of ``config``: defaults filled from the game and the preset, every name checked."""
+    cfg = copy.deepcopy(config)
+    run, data, game = cfg.run, cfg.data, cfg.game
+
+    for key in ("steps", "log_every", "snapshot_every", "snapshot_size", "checkpoint_every",
+                "keep_checkpoints", "eval_samples"):
+        _positive(getattr(run, key), f"run.{key}")
+    _positive(run.eval_every, "run.eval_every", 0)
+    _positive(run.threads, "run.threads", 0)
+
+    preset = pick("data preset", data.preset, PRESETS)
+    _positive(data.batch_size, "data.batch_size")
+    for key in ("sigma", "radius"):
+        if key in preset.defaults:
+            if getattr(data, key) is None:
+                setattr(data, key, preset.defaults[key])
+            if getattr(data, key) < 0:
+                raise ConfigError(f"data.{key} must be >= 0, got {getattr(data, key)}")
+        elif getattr(data, key) is not None:
+            raise ConfigError(f"data.{key} does not apply to preset {data.preset!r}")
+    if data.preset == "line-d":
+        _positive(data.dim, "data.dim", 2)
+
+    spec = pick("game", game.name, GAMES)
+    game.loss = game.loss or spec.loss
+    pick("loss", game.loss, LOSSES)
+    game.penalty = game.penalty or spec.penalty
+    pick("penalty", game.penalty, PENALTIES)
+    game.penalty_weight = spec.penalty_weight if game.penalty_weight is None else game.penalty_weight
+    pick("dragan_form", game.dragan_form, DRAGAN_FORMS)
+    game.dragan_scale = DRAGAN_FORMS[game.dragan_form] if game.dragan_scale is None else game.dragan_scale
+    game.disc_steps = spec.disc_steps if game.disc_steps is None else game.disc_steps
+    _positive(game.disc_steps, "game.disc_steps")
+    game.clip = spec.clip if game.clip is None else game.clip
+
+    gen, disc = cfg.generator, cfg.discriminator
+    gen.net = gen.net or ("line" if data.preset == "line-d" else "mlp")
+    disc.net = disc.net or "mlp"
+    _resolve_player(gen, "generator", spec.optimizer, "relu", GENERATOR_NETS)
+    _resolve_player(disc, "discriminator", spec.optimizer, "leaky_relu", DISCRIMINATOR_NETS)
+    if gen.latent_dim is None:
+        gen.latent_dim = 1 if gen.net == "line" else 2
+    _positive(gen.latent_dim, "generator.latent_dim")
+    if gen.net == "line" and gen.latent_dim != 1:
+        raise ConfigError(f"the affine line generator takes a 1-D latent; got generator.latent_dim={gen.latent_dim}")
+    return cfg
+
+
+# --------------------------------------------------------------------------------------------
+# Construction (expects a resolved config)
+
+
+def build_data(cfg: Config):
+    return PRESETS[cfg.data.preset].build(cfg.data)
+
+
+def optimizer_settings(player: PlayerConfig) -> OptimizerSettings:
+    return OptimizerSettings(player.optimizer, player.lr, player.beta1, player.beta2, player.eps)
+
+
+def build_players(cfg: Config, data, seeds: list[int], device: str | torch.device = "cpu") -> Players:
+    """P = len(seeds) generator/discriminator pairs; pair p is initialised from ``seeds[p]`` alone."""
+    count, gen, disc = len(seeds), cfg.generator, cfg.discriminator
+    if gen.net == "line":
+        generator = StackedLine(count, data.dim)
+    else:
+        generator = mlp(count, gen.latent_dim, gen.hidden, data.dim, gen.activation)
+    discriminator = scores(mlp(count, data.dim, disc.hidden, 1, disc.activation))
+    init_players(generator, [derive_seed(s, GENERATOR_INIT) for s in seeds])
+    init_players(discriminator, [derive_seed(s, DISCRIMINATOR_INIT) for s in seeds])
+    generator.to(device)
+    discriminator.to(device)
+    return Players(
+        generator,
+        discriminator,
+        Optimizer(list(generator.parameters()), optimizer_settings(gen)),
+        Optimizer(list(discriminator.parameters()), optimizer_settings(disc)),
+        gen.latent_dim,
+    )
+
+
+def build_penalty(cfg: Config):
+    game = cfg.game
+    if game.penalty == "interpolate":
+        return InterpolatePenalty(game.penalty_target, game.penalty_guard)
+    if game.penalty == "dragan":
+        return DraganPenalty(game.dragan_form, game.dragan_scale, game.penalty_target, game.penalty_guard)
+    return None
+
+
+def build_game(cfg: Config, players: Players) -> TwoPlayerGame:
+    game = cfg.game
+    return TwoPlayerGame(players, LOSSES[game.loss], build_penalty(cfg), game.penalty_weight,
+                         game.disc_steps, game.clip)
+
+
+def player_seeds(seed: int, count: int) -> list[int]:
+    """The seeds of a run's players: pair p of run ``seed`` is the same in every game and run size."""
+    return [derive_seed(seed, PLAYERS, p) for p in range(count)]
+
+
+def build_game_for(cfg: Config, data, device: str | torch.device = "cpu") -> TwoPlayerGame:
+    """The game of a resolved config, its players initialised from the run's seed."""
+    players = build_players(cfg, data, player_seeds(cfg.run.seed, 1), device)
+    return build_game(cfg, players)

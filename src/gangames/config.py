@@ -1,0 +1,209 @@
+"""Typed run configuration: dataclasses, loaded from TOML and overridden with ``--set key=value``.
+
+Fields left at ``None`` mean "the chosen game's or preset's default"; :func:`gangames.build.resolve`
+fills them, so the config written next to a run's results is always complete and concrete.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from gangames.errors import ConfigError
+
+
+@dataclass
+class RunConfig:
+    seed: int = 0
+    steps: int = 2000
+    log_every: int = 50  # metrics.jsonl row (mean losses over the interval) and NaN check
+    snapshot_every: int = 500  # generator samples saved to samples/
+    snapshot_size: int = 1000
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2  # newest checkpoints kept; older ones are deleted
+    eval_every: int = 0  # 0: no metrics during training
+    eval_samples: int = 2000
+    eval_metrics: list[str] = field(default_factory=list)  # empty: the data's default metrics
+    device: str = "cpu"
+    compile: bool = False  # torch.compile the whole game step (see docs/speed.md)
+    threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+    progress: bool = True
+
+
+@dataclass
+class DataConfig:
+    preset: str = "ring8"
+    batch_size: int = 256
+    sigma: float | None = None  # None: the preset's own standard deviation
+    radius: float | None = None  # ring presets only
+    dim: int = 10  # line-d only: the ambient dimension d
+    line_seed: int = 0  # line-d only: which random line (fixed per experiment, not per run)
+
+
+@dataclass
+class PlayerConfig:
+    """One network and its optimiser. ``None`` fields take the game's defaults."""
+
+    net: str | None = None  # mlp; the generator of line-d defaults to the affine line
+    hidden: list[int] = field(default_factory=lambda: [128, 128, 128])
+    activation: str | None = None  # relu (generator) / leaky_relu (discriminator)
+    optimizer: str | None = None  # adam | rmsprop | sgd
+    lr: float | None = None
+    beta1: float | None = None
+    beta2: float | None = None
+    eps: float = 1e-8
+
+
+@dataclass
+class GeneratorConfig(PlayerConfig):
+    latent_dim: int | None = None  # 2; 1 for the affine line
+
+
+@dataclass
+class GameConfig:
+    name: str = "ns"
+    loss: str | None = None  # minimax | ns | wasserstein | hinge | least-squares
+    penalty: str | None = None  # none | interpolate | dragan
+    penalty_weight: float | None = None  # lambda
+    penalty_target: float = 1.0  # two-sided penalty (|grad| - target)^2
+    penalty_guard: float = 1e-4  # |g| = sqrt(guard + sum g^2), as compare_gan
+    dragan_form: str = "A"  # A (reference code) | B (compare_gan v2) | gaussian
+    dragan_scale: float | None = None  # A: 0.5, B: 1.0, gaussian: 0.5 (times the batch std)
+    disc_steps: int | None = None
+    clip: float | None = None  # WGAN weight clipping bound c; 0 disables
+
+
+@dataclass
+class Config:
+    run: RunConfig = field(default_factory=RunConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    game: GameConfig = field(default_factory=GameConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: PlayerConfig = field(default_factory=PlayerConfig)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading, overriding, saving
+
+
+def _field_types(cls) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _type_name(tp) -> str:
+    if typing.get_origin(tp) in (types.UnionType, typing.Union):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp) if a is not type(None))
+    if typing.get_origin(tp) is list:
+        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp``; ints are accepted where floats are expected."""
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, args[0], key)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key} must be {_type_name(tp)}, got {value!r}")
+        (item,) = typing.get_args(tp)
+        return [_coerce(v, item, key) for v in value]
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is bool and not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false, got {value!r}")
+    if tp is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{key} must be an integer, got {value!r}")
+    if not isinstance(value, tp):
+        raise ConfigError(f"{key} must be {_type_name(tp)}, got {value!r}")
+    return value
+
+
+def _update(obj, data: dict[str, Any], prefix: str) -> None:
+    hints = _field_types(type(obj))
+    names = [f.name for f in dataclasses.fields(obj)]
+    for key, value in data.items():
+        full = f"{prefix}{key}"
+        if key not in hints:
+            where = f"[{prefix[:-1]}]" if prefix else "the top level"
+            raise ConfigError(f"unknown config key {full!r}; valid keys in {where}: {', '.join(names)}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{full} is a section; give its keys, e.g. {full}.{names[0]}=...")
+            _update(current, value, f"{full}.")
+        else:
+            setattr(obj, key, _coerce(value, hints[key], full))
+
+
+def from_dict(data: dict[str, Any], base: Config | None = None) -> Config:
+    """A new config: ``base`` (or the defaults) updated with the nested ``data``."""
+    config = copy.deepcopy(base) if base is not None else Config()
+    _update(config, data, "")
+    return config
+
+
+def load(path: str | Path, base: Config | None = None) -> Config:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
+    return from_dict(data, base)
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """``"game.penalty_weight=5"`` -> ``{"game": {"penalty_weight": 5}}``.
+
+    The value is read as a TOML value (numbers, booleans, lists, quoted strings); anything that is
+    not valid TOML is taken as a bare string, so ``data.preset=ring8`` needs no quotes.
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set expects KEY=VALUE (e.g. game.penalty_weight=5), got {text!r}")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    nested: dict[str, Any] = {}
+    node = nested
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return nested
+
+
+def apply_overrides(config: Config, overrides: list[str]) -> Config:
+    for text in overrides:
+        config = from_dict(parse_override(text), config)
+    return config
+
+
+def to_dict(config) -> dict[str, Any]:
+    """Plain nested dict, without ``None`` values (TOML has no null)."""
+
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if v is not None}
+        return value
+
+    return strip(dataclasses.asdict(config))
+
+
+def dumps(config: Config) -> str:
+    return tomli_w.dumps(to_dict(config))

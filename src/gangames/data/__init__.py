@@ -1,0 +1,1 @@
+"""Datasets: synthetic presets with exact parameters (and, later, images)."""

@@ -1,0 +1,129 @@
+"""The two-player game: a generator against a discriminator, for P independent pairs at once.
+
+One step, as in Fedus et al. §3(b) (and WGAN's Algorithm 1 when the loss is Wasserstein):
+
+    repeat disc_steps times:
+        L_D = loss.discriminator(D(x), D(G(z))) + lambda * penalty(D, x, G(z))
+        D <- optimiser step on L_D;  if clip: w <- clamp(w, -c, c)
+    L_G = loss.generator(D(G(z)))
+    G <- optimiser step on L_G
+
+Every game of the divergence family is this loop with another loss, penalty, step count or
+optimiser; the step is a pure function of the players, their optimisers and the inputs ``draw``
+returns, so it can be compiled and replayed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from gangames.games.losses import Loss
+from gangames.optim import Optimizer
+
+Tensor = torch.Tensor
+
+
+@dataclass
+class Players:
+    """P generator/discriminator pairs with stacked parameters, and their optimisers."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+    generator_opt: Optimizer
+    discriminator_opt: Optimizer
+    latent_dim: int
+
+    @property
+    def count(self) -> int:
+        return next(self.generator.parameters()).shape[0]
+
+    def latent(self, lead: tuple[int, ...], generator: torch.Generator) -> Tensor:
+        """z ~ N(0, I) of shape (*lead, latent_dim)."""
+        return torch.randn((*lead, self.latent_dim), generator=generator, device=generator.device)
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator, "discriminator": self.discriminator}
+
+    def optimizers(self) -> dict[str, Optimizer]:
+        return {"generator": self.generator_opt, "discriminator": self.discriminator_opt}
+
+
+class TwoPlayerGame:
+    def __init__(self, players: Players, loss: Loss, penalty=None, penalty_weight: float = 0.0,
+                 disc_steps: int = 1, clip: float = 0.0):
+        self.players = players
+        self.loss = loss
+        self.penalty = penalty
+        self.penalty_weight = penalty_weight
+        self.disc_steps = disc_steps
+        self.clip = clip
+
+    def modules(self) -> dict[str, nn.Module]:
+        return self.players.modules()
+
+    def optimizers(self) -> dict[str, Optimizer]:
+        return self.players.optimizers()
+
+    @torch.no_grad()
+    def sample(self, z: Tensor) -> Tensor:
+        """Generator samples for latents z of shape (P, n, latent_dim): (P, n, *sample)."""
+        return self.players.generator(z)
+
+    # -- randomness ------------------------------------------------------------------------------
+    def draw(self, data, batch_size: int, generator: torch.Generator) -> dict:
+        """Everything random one step consumes, for every discriminator step and player."""
+        lead = (self.disc_steps, self.players.count, batch_size)
+        real = data.sample(lead[0] * lead[1] * lead[2], generator)
+        real = real.view(*lead, *real.shape[1:])
+        inputs = {"real": real, "z_disc": self.players.latent(lead, generator), "noise": {}}
+        if self.penalty is not None:
+            inputs["noise"] = self.penalty.draw(lead, tuple(real.shape[3:]), generator)
+        inputs["z_gen"] = self.players.latent(lead[1:], generator)
+        return inputs
+
+    # -- the two objectives ----------------------------------------------------------------------
+    def discriminator_loss(self, real: Tensor, z: Tensor, noise: dict[str, Tensor]) -> tuple[Tensor, dict]:
+        D, G = self.players.discriminator, self.players.generator
+        with torch.no_grad():
+            fake = G(z)
+        # One pass over real and fake together (no batch norm in D, so this is the same function).
+        real_out, fake_out = D(torch.cat([real, fake], dim=1)).split(real.shape[1], dim=1)
+        loss = self.loss.discriminator(real_out, fake_out)
+        logs = {"d_real": real_out.detach().mean(-1), "d_fake": fake_out.detach().mean(-1)}
+        if self.penalty is not None:
+            penalty = self.penalty(D, real, fake, noise)
+            loss = loss + self.penalty_weight * penalty
+            logs["penalty"] = penalty.detach()
+        return loss, logs
+
+    def generator_loss(self, z: Tensor) -> Tensor:
+        return self.loss.generator(self.players.discriminator(self.players.generator(z)))
+
+    # -- one step of play -----------------------------------------------------------------------
+    def discriminator_step(self, real: Tensor, z: Tensor, noise: dict[str, Tensor]) -> dict[str, Tensor]:
+        D = self.players.discriminator
+        loss, logs = self.discriminator_loss(real, z, noise)
+        params = list(D.parameters())
+        self.players.discriminator_opt.step(torch.autograd.grad(loss.sum(), params))
+        if self.clip > 0:
+            with torch.no_grad():
+                for p in params:
+                    p.clamp_(-self.clip, self.clip)
+        return {"d_loss": loss.detach(), **logs}
+
+    def generator_step(self, z: Tensor) -> dict[str, Tensor]:
+        loss = self.generator_loss(z)
+        params = list(self.players.generator.parameters())
+        self.players.generator_opt.step(torch.autograd.grad(loss.sum(), params))
+        return {"g_loss": loss.detach()}
+
+    def step(self, inputs: dict) -> dict[str, Tensor]:
+        """One round of play; returns per-player (P,) statistics of the last discriminator step."""
+        for k in range(self.disc_steps):
+            noise = {name: value[k] for name, value in inputs["noise"].items()}
+            logs = self.discriminator_step(inputs["real"][k], inputs["z_disc"][k], noise)
+        logs.update(self.generator_step(inputs["z_gen"]))
+        return logs

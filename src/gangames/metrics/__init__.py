@@ -1,0 +1,1 @@
+"""Metrics: mixture statistics, transport distances, divergence traces (and image metrics)."""

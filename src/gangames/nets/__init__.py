@@ -1,0 +1,1 @@
+"""Players: networks whose parameters are stacked over a leading player axis."""

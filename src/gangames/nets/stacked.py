@@ -1,0 +1,96 @@
+"""Networks for P players at once: parameters carry a leading player axis, inputs are (P, B, ...).
+
+One player is the ordinary case (P = 1). Several players (the auction game) then run as one batched
+computation instead of a Python loop, with ordinary autograd, so gradient penalties work unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from gangames.errors import pick
+
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "tanh": nn.Tanh,
+    "elu": nn.ELU,
+    "silu": nn.SiLU,
+}
+
+
+class StackedLinear(nn.Module):
+    """P independent linear layers as one batched matmul: (P, B, in) -> (P, B, out)."""
+
+    def __init__(self, players: int, in_features: int, out_features: int):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.empty(players, in_features, out_features))
+        self.bias = nn.Parameter(torch.empty(players, 1, out_features))
+
+    def init_player(self, player: int, generator: torch.Generator) -> None:
+        """``nn.Linear``'s default initialisation, U(-1/sqrt(in), 1/sqrt(in)), from the player's generator."""
+        bound = 1.0 / math.sqrt(self.in_features)
+        self.weight[player].uniform_(-bound, bound, generator=generator)
+        self.bias[player].uniform_(-bound, bound, generator=generator)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class StackedLine(nn.Module):
+    """The affine model line G(s) = b + s u of Fedus et al.'s line experiment: (P, B, 1) -> (P, B, d)."""
+
+    def __init__(self, players: int, dim: int):
+        super().__init__()
+        self.dim = dim
+        self.origin = nn.Parameter(torch.empty(players, 1, dim))
+        self.direction = nn.Parameter(torch.empty(players, 1, dim))
+
+    def init_player(self, player: int, generator: torch.Generator) -> None:
+        """b ~ N(0, I); u uniform on the unit sphere (so the model starts off the data line)."""
+        self.origin[player].normal_(generator=generator)
+        direction = torch.randn(self.dim, generator=generator)
+        self.direction[player].copy_(direction / direction.norm())
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        return self.origin + s * self.direction
+
+
+def mlp(players: int, in_dim: int, hidden: Sequence[int], out_dim: int, activation: str) -> nn.Sequential:
+    """Linear -> activation blocks for every hidden width, then a final linear layer."""
+    make_activation = pick("activation", activation, ACTIVATIONS)
+    sizes = [in_dim, *hidden]
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in zip(sizes, sizes[1:]):
+        layers += [StackedLinear(players, fan_in, fan_out), make_activation()]
+    layers.append(StackedLinear(players, sizes[-1], out_dim))
+    return nn.Sequential(*layers)
+
+
+def scores(body: nn.Module) -> nn.Sequential:
+    """A discriminator with one output unit, returning one score per sample: (P, B)."""
+    return nn.Sequential(body, nn.Flatten(start_dim=1))
+
+
+@torch.no_grad()
+def init_players(module: nn.Module, seeds: Sequence[int]) -> nn.Module:
+    """Initialise player p of every stacked layer from ``seeds[p]`` alone.
+
+    Layers are visited in a fixed order, so a player's initial weights depend only on its seed:
+    player i of a stack of N equals the single player built from the same seed.
+    """
+    for player, seed in enumerate(seeds):
+        generator = torch.Generator().manual_seed(int(seed))
+        for layer in module.modules():
+            if hasattr(layer, "init_player"):
+                layer.init_player(player, generator)
+    return module
+
+
+def player_count(module: nn.Module) -> int:
+    return next(module.parameters()).shape[0]

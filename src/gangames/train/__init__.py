@@ -1,0 +1,1 @@
+"""Training: the shared trainer, checkpoints and run folders."""

@@ -1,0 +1,268 @@
+"""The trainer shared by every game: seeds, the step loop, logs, snapshots, checkpoints, resume.
+
+It knows nothing of a particular game. A game provides ``draw`` (the random inputs of one step),
+``step`` (one round of play, returning per-player statistics), ``sample``, ``modules`` and
+``optimizers`` (what a checkpoint must hold).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gangames import build
+from gangames.config import Config
+from gangames.errors import DivergedError, GanGamesError
+from gangames.train import checkpoint
+from gangames.train.compiled import compile_step
+from gangames.train.progress import Progress
+from gangames.train.run_dir import RunDir, now
+
+# Keys of the random streams derived from a run's seed (the players' are build.PLAYERS).
+STREAM, SNAPSHOT = 0, 2
+
+PLAYER_OF = {"d_loss": "discriminator", "g_loss": "generator", "penalty": "discriminator"}
+
+
+@dataclass
+class RunResult:
+    status: str  # finished | interrupted
+    step: int
+    path: Path
+    seconds: float
+    steps_per_second: float
+    compile_seconds: float = 0.0
+
+
+def summarise(values: np.ndarray) -> float | list[float]:
+    """One number per player: a scalar for a single pair, a list for several."""
+    values = values.astype(float)
+    return float(values[0]) if values.size == 1 else [float(v) for v in values]
+
+
+class Trainer:
+    """Train one run. ``Trainer(cfg, out)`` starts a run; ``Trainer.resume(out)`` continues one."""
+
+    def __init__(self, cfg: Config, out: str | Path, *, evaluator=None, _resuming: bool = False):
+        self.cfg = build.resolve(cfg)
+        self.run_dir = RunDir(out)
+        run = self.cfg.run
+        if run.threads:
+            torch.set_num_threads(run.threads)
+        self.device = torch.device(run.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise GanGamesError("run.device is 'cuda' but no CUDA device is available; use run.device=cpu")
+        self.data = build.build_data(self.cfg)
+        self.game = build.build_game_for(self.cfg, self.data, self.device)
+        self.stream = torch.Generator(device=self.device).manual_seed(build.derive_seed(run.seed, STREAM))
+        snapshot_rng = torch.Generator(device=self.device).manual_seed(build.derive_seed(run.seed, SNAPSHOT))
+        self.snapshot_latent = self.game.players.latent((self.game.players.count, run.snapshot_size), snapshot_rng)
+        self.evaluator = evaluator
+        self.step = 0
+        self._pending: list[dict[str, torch.Tensor]] = []
+        self._interrupted = False
+        self._elapsed_before = 0.0
+        if not _resuming:
+            self.run_dir.create(self.cfg, {"seed": run.seed, "game": self.cfg.game.name,
+                                           "data": self.cfg.data.preset, "command": sys.argv})
+
+    # -- resume ----------------------------------------------------------------------------------
+    @classmethod
+    def resume(cls, out: str | Path, steps: int | None = None, runtime: dict | None = None, **kwargs) -> "Trainer":
+        """Continue from the newest good checkpoint. ``runtime`` may change settings that do not
+        alter the game ({"run.progress": False, "run.compile": True, ...})."""
+        run_dir = RunDir(out)
+        cfg = run_dir.load_config()
+        if steps is not None:
+            cfg.run.steps = steps
+        for dotted, value in (runtime or {}).items():
+            section, key = dotted.split(".")
+            setattr(getattr(cfg, section), key, value)
+        trainer = cls(cfg, out, _resuming=True, **kwargs)
+        trainer.load_state(checkpoint.load_latest(run_dir.checkpoints_dir))
+        run_dir.truncate_metrics(trainer.step)
+        trainer._elapsed_before = float(run_dir.read_info().get("train_seconds", 0.0))
+        return trainer
+
+    def state(self) -> dict:
+        return {
+            "step": self.step,
+            "modules": {k: m.state_dict() for k, m in self.game.modules().items()},
+            "optimizers": {k: o.state_dict() for k, o in self.game.optimizers().items()},
+            "rng": {"stream": self.stream.get_state(), "torch": torch.get_rng_state()},
+        }
+
+    def load_state(self, state: dict) -> None:
+        for name, module in self.game.modules().items():
+            module.load_state_dict(state["modules"][name])
+        for name, opt in self.game.optimizers().items():
+            opt.load_state_dict(state["optimizers"][name])
+        self.stream.set_state(state["rng"]["stream"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.step = int(state["step"])
+
+    # -- the loop --------------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        run = self.cfg.run
+        step_fn = compile_step(self.game.step) if run.compile else self.game.step
+        compile_seconds = 0.0
+        first_step = self.step
+        info = self.run_dir.read_info()
+        info.setdefault("sessions", []).append({"started": now(), "from_step": self.step, "compile": run.compile})
+        info["status"] = "running"
+        self.run_dir.write_info(info)
+
+        restore_sigint = self._catch_sigint()
+        start = time.perf_counter()
+        status = "finished"
+        try:
+            with Progress(run.steps, self.step, enabled=run.progress) as progress:
+                while self.step < run.steps:
+                    if self._interrupted:
+                        status = "interrupted"
+                        break
+                    inputs = self.game.draw(self.data, self.cfg.data.batch_size, self.stream)
+                    if run.compile and self.step == first_step:
+                        t0 = time.perf_counter()
+                        logs, step_fn = self._first_compiled_step(step_fn, inputs)
+                        compile_seconds = time.perf_counter() - t0
+                        start += compile_seconds  # the step rate excludes compilation
+                    else:
+                        logs = step_fn(inputs)
+                    self.step += 1
+                    self._pending.append(logs)
+                    self._after_step(progress)
+            if self._pending:
+                self._write_log_row()
+            if self.step > first_step or status == "interrupted":
+                self._checkpoint()
+        except DivergedError:
+            self._finish_info(info, "diverged", start, first_step, compile_seconds)
+            raise
+        finally:
+            restore_sigint()
+        seconds = time.perf_counter() - start
+        self._finish_info(info, status, start, first_step, compile_seconds)
+        rate = (self.step - first_step) / seconds if seconds > 0 else float("nan")
+        return RunResult(status, self.step, self.run_dir.path, seconds, rate, compile_seconds)
+
+    def _first_compiled_step(self, step_fn, inputs):
+        try:
+            return step_fn(inputs), step_fn
+        except GanGamesError:
+            raise
+        except Exception as err:  # compilation failed before any state changed
+            warnings.warn(f"torch.compile failed ({type(err).__name__}: {str(err).splitlines()[0][:160]}); "
+                          "running eagerly", stacklevel=2)
+            return self.game.step(inputs), self.game.step
+
+    def _after_step(self, progress: Progress) -> None:
+        run, step = self.cfg.run, self.step
+        if step % run.log_every == 0:
+            row = self._write_log_row()
+            progress.update(step, row)
+        if step % run.snapshot_every == 0 or step == run.steps:
+            self.snapshot()
+        if run.eval_every and self.evaluator is not None and step % run.eval_every == 0:
+            self.run_dir.log({"step": step, "eval": self.evaluator(self)})
+        if step % run.checkpoint_every == 0:
+            self._checkpoint()
+
+    def _write_log_row(self) -> dict:
+        """Mean of each statistic over the steps since the last row; stops the run on NaN/inf."""
+        stacked = {k: torch.stack([logs[k] for logs in self._pending]) for k in self._pending[0]}
+        self._check_finite(stacked)
+        row = {"step": self.step}
+        row.update({k: summarise(v.mean(0).cpu().numpy()) for k, v in stacked.items()})
+        self._pending.clear()
+        self.run_dir.log(row)
+        return row
+
+    def _check_finite(self, stacked: dict[str, torch.Tensor]) -> None:
+        first = self.step - len(self._pending) + 1
+        for name, values in stacked.items():  # values: (steps, players)
+            bad = ~torch.isfinite(values)
+            if bad.any():
+                offset, player = (int(i) for i in bad.nonzero()[0])
+                value = float(values[offset, player])
+                self._diverged(name, first + offset, player, value)
+
+    def _diverged(self, name: str, step: int, player: int, value: float) -> None:
+        saved = checkpoint.list_checkpoints(self.run_dir.checkpoints_dir)
+        keep = f"the last good checkpoint is step {saved[-1][0]}" if saved else "no checkpoint was written yet"
+        who = PLAYER_OF.get(name, "a")
+        raise DivergedError(
+            f"{who} loss {name} became {value} at step {step} (player {player}); the run stopped and {keep}",
+            step, player, name)
+
+    def _checkpoint(self) -> None:
+        if self._pending:
+            self._check_finite({k: torch.stack([p[k] for p in self._pending]) for k in self._pending[0]})
+        for name, module in self.game.modules().items():
+            for pname, param in module.named_parameters():
+                if not torch.isfinite(param).all():
+                    player = int((~torch.isfinite(param)).flatten(1).any(1).nonzero()[0])
+                    self._diverged(f"{name}.{pname}", self.step, player, float("nan"))
+        checkpoint.save(self.run_dir.checkpoints_dir, self.state(), self.cfg.run.keep_checkpoints)
+
+    @torch.no_grad()
+    def snapshot(self) -> None:
+        samples = self.game.sample(self.snapshot_latent).cpu().numpy().astype(np.float32)
+        self.run_dir.save_samples(self.step, samples[0] if samples.shape[0] == 1 else samples)
+
+    def _finish_info(self, info: dict, status: str, start: float, first_step: int, compile_seconds: float) -> None:
+        seconds = time.perf_counter() - start
+        info["status"] = status
+        info["step"] = self.step
+        info["train_seconds"] = self._elapsed_before + seconds
+        info["sessions"][-1].update({"ended": now(), "to_step": self.step, "seconds": round(seconds, 3),
+                                     "compile_seconds": round(compile_seconds, 3),
+                                     "steps_per_second": round((self.step - first_step) / seconds, 2) if seconds > 0 else None})
+        self.run_dir.write_info(info)
+
+    # -- Ctrl-C ----------------------------------------------------------------------------------
+    def _catch_sigint(self):
+        """First Ctrl-C: finish the current step, checkpoint, stop. A second one aborts at once."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum, frame):
+            self._interrupted = True
+            signal.signal(signal.SIGINT, previous)
+
+        signal.signal(signal.SIGINT, handler)
+        return lambda: signal.signal(signal.SIGINT, previous)
+
+    def interrupt(self) -> None:
+        """Ask the loop to stop after the current step, as Ctrl-C does."""
+        self._interrupted = True
+
+
+@dataclass
+class LoadedRun:
+    cfg: Config
+    data: object
+    game: object
+    step: int
+    path: Path
+
+
+def load_run(path: str | Path, step: int | None = None, device: str = "cpu") -> LoadedRun:
+    """A finished or stopped run's game, restored from its newest (or the named) checkpoint."""
+    run_dir = RunDir(path)
+    cfg = build.resolve(run_dir.load_config())
+    state = checkpoint.load_latest(run_dir.checkpoints_dir, at_step=step)
+    data = build.build_data(cfg)
+    game = build.build_game_for(cfg, data, device)
+    for name, module in game.modules().items():
+        module.load_state_dict(state["modules"][name])
+    return LoadedRun(cfg, data, game, int(state["step"]), run_dir.path)
