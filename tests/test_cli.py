@@ -79,3 +79,35 @@ def test_list_names_every_game_and_preset():
     for name in ("minimax", "ns", "wgan", "wgan-gp", "gan-gp", "dragan-ns", "hinge", "lsgan",
                  "ring8", "ring8-pacgan", "grid25", "line-d", "swissroll"):
         assert name in result.output
+
+
+def test_evaluate_writes_eval_json_matching_the_last_training_evaluation(tmp_path):
+    import json
+
+    out = tmp_path / "run"
+    result = invoke("train", "--steps", 40, "--out", out, "--eval-every", 20, *SMALL, "--set", "eval.samples=300")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in rows if "eval" in r]
+    assert [r["step"] for r in evals] == [20, 40]
+    assert set(evals[-1]["eval"]) == {"modes", "modes_1pct", "hq", "reverse_kl", "log_likelihood",
+                                      "kde_log_likelihood", "w2", "js"}
+    result = invoke("evaluate", out)
+    assert result.exit_code == 0, result.output
+    saved = json.loads((out / "eval.json").read_text())
+    assert saved["step"] == 40 and saved["samples"] == 300 and saved["players"] == 1
+    assert saved["metrics"] == evals[-1]["eval"]  # same latents, same reference samples
+    assert saved["trace"]["w2"]["points"] == 2
+    assert "trace w2: fell at" in result.output
+
+
+def test_evaluate_options_and_errors(tmp_path):
+    import json
+
+    out = tmp_path / "run"
+    assert invoke("train", "--data", "swissroll", "--steps", 5, "--out", out, *SMALL).exit_code == 0
+    result = invoke("evaluate", out, "--metrics", "w1,sliced_w2", "--num", 100, "--json")
+    assert result.exit_code == 0, result.output
+    assert set(json.loads(result.output)["metrics"]) == {"w1", "sliced_w2"}
+    result = invoke("evaluate", out, "--metrics", "modes")
+    assert result.exit_code == 2 and "needs a Gaussian mixture" in result.output

@@ -18,6 +18,7 @@ from gangames.games.losses import LOSSES
 from gangames.games.penalties import DRAGAN_FORMS, PENALTIES, DraganPenalty, InterpolatePenalty
 from gangames.games.registry import GAMES
 from gangames.games.two_player import Players, TwoPlayerGame
+from gangames.metrics.registry import METRICS
 from gangames.nets.stacked import ACTIVATIONS, StackedLine, init_players, mlp, scores
 from gangames.optim import OPTIMIZERS, Optimizer, OptimizerSettings
 
@@ -62,11 +63,17 @@ def resolve(config: Config) -> Config:
     cfg = copy.deepcopy(config)
     run, data, game = cfg.run, cfg.data, cfg.game
 
-    for key in ("steps", "log_every", "snapshot_every", "snapshot_size", "checkpoint_every",
-                "keep_checkpoints", "eval_samples"):
+    for key in ("steps", "log_every", "snapshot_every", "snapshot_size", "checkpoint_every", "keep_checkpoints"):
         _positive(getattr(run, key), f"run.{key}")
-    _positive(run.eval_every, "run.eval_every", 0)
     _positive(run.threads, "run.threads", 0)
+    _positive(cfg.eval.every, "eval.every", 0)
+    _positive(cfg.eval.samples, "eval.samples", 2)
+    _positive(cfg.eval.projections, "eval.projections")
+    _positive(cfg.eval.exact_max, "eval.exact_max", 2)
+    if cfg.eval.js_bandwidth <= 0:
+        raise ConfigError(f"eval.js_bandwidth must be > 0, got {cfg.eval.js_bandwidth}")
+    for name in cfg.eval.metrics:
+        pick("metric", name, METRICS)
 
     preset = pick("data preset", data.preset, PRESETS)
     _positive(data.batch_size, "data.batch_size")

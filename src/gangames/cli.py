@@ -76,13 +76,13 @@ def train(
     """Train a generator against a discriminator as one game."""
     from gangames.train.trainer import Trainer
 
-    runtime = {"run.compile": compile_, "run.device": device, "run.progress": progress, "run.eval_every": eval_every}
+    runtime = {"run.compile": compile_, "run.device": device, "run.progress": progress, "eval.every": eval_every}
     if resume is not None:
         given = {"--game": game, "--data": data, "--seed": seed, "--out": out, "--config": config, "--set": set_}
         extra = [flag for flag, value in given.items() if value]
         if extra:
             raise GanGamesError(f"--resume continues a run with its own config; drop {', '.join(extra)}")
-        trainer = Trainer.resume(resume, steps=steps, evaluator=_evaluator(), runtime=_runtime(runtime))
+        trainer = Trainer.resume(resume, steps=steps, runtime=_runtime(runtime))
     else:
         if out is None:
             raise GanGamesError("train needs --out RUN_DIR (or --resume RUN_DIR)")
@@ -90,7 +90,7 @@ def train(
         cfg = build_config(config, settings, set_)
         if overwrite:
             remove_run(out)
-        trainer = Trainer(cfg, out, evaluator=_evaluator())
+        trainer = Trainer(cfg, out)
     console.print(f"[bold]{trainer.cfg.game.name}[/bold] on [bold]{trainer.cfg.data.preset}[/bold], "
                   f"seed {trainer.cfg.run.seed}, steps {trainer.step} -> {trainer.cfg.run.steps}, run folder {trainer.run_dir.path}")
     result = trainer.run()
@@ -118,10 +118,6 @@ def _runtime(values: dict) -> dict:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _evaluator():
-    return None
-
-
 @app.command()
 @reports_errors
 def sample(
@@ -146,14 +142,56 @@ def sample(
     console.print(f"wrote {output} with shape {tuple(samples.shape)} from step {run.step}")
 
 
+@app.command()
+@reports_errors
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
+    num: Annotated[Optional[int], typer.Option(help="Samples per player (default: eval.samples).")] = None,
+    metrics: Annotated[Optional[str], typer.Option(help="Comma-separated metric names (default: the data's).")] = None,
+    step: Annotated[Optional[int], typer.Option(help="Checkpoint step (default: newest).")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+):
+    """Evaluate a run's checkpoint against fresh real samples; writes RUN_DIR/eval.json."""
+    import json
+
+    from gangames.train.evaluation import evaluate_run
+
+    names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+    result = evaluate_run(run_dir, num=num, metrics=names, step=step)
+    if json_:
+        console.print_json(json.dumps(result))
+        return
+    table = Table(title=f"{run_dir} at step {result['step']} ({result['samples']} samples per player)",
+                  title_justify="left")
+    several = result["players"] > 1
+    table.add_column("metric")
+    table.add_column("mean" if several else "value", justify="right")
+    if several:
+        table.add_column("worst player", justify="right")
+    for key, value in result["metrics"].items():
+        if "/" in key:
+            continue
+        row = [key, f"{value:.4g}"]
+        if several:
+            row.append(f"{result['metrics'][key + '/worst']:.4g}")
+        table.add_row(*row)
+    console.print(table)
+    for key, trace in result.get("trace", {}).items():
+        console.print(f"trace {key}: fell at {trace['decreased_fraction']:.0%} of {trace['points'] - 1} intervals, "
+                      f"{trace['first']:.4g} -> {trace['last']:.4g}")
+    console.print(f"wrote {Path(run_dir) / 'eval.json'}")
+
+
 @app.command(name="list")
 def list_():
     """List the games, data presets and metrics."""
     from gangames.data.synthetic import PRESETS
     from gangames.games.registry import GAMES
+    from gangames.metrics.registry import METRICS
 
     for title, entries in (("games", {k: v.description for k, v in GAMES.items()}),
-                           ("data presets", {k: v.description for k, v in PRESETS.items()})):
+                           ("data presets", {k: v.description for k, v in PRESETS.items()}),
+                           ("metrics", {k: f"[{v.applies}] {v.description}" for k, v in METRICS.items()})):
         table = Table(title=title, show_header=False, title_justify="left")
         for name, description in entries.items():
             table.add_row(f"[bold]{name}[/bold]", description)

@@ -29,9 +29,6 @@ class RunConfig:
     snapshot_size: int = 1000
     checkpoint_every: int = 500
     keep_checkpoints: int = 2  # newest checkpoints kept; older ones are deleted
-    eval_every: int = 0  # 0: no metrics during training
-    eval_samples: int = 2000
-    eval_metrics: list[str] = field(default_factory=list)  # empty: the data's default metrics
     device: str = "cpu"
     compile: bool = False  # torch.compile the whole game step (see docs/speed.md)
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
@@ -82,12 +79,28 @@ class GameConfig:
 
 
 @dataclass
+class EvalConfig:
+    """Metrics during training (every > 0) and for ``gangames evaluate``."""
+
+    every: int = 0  # evaluate every K training steps; 0: never during training
+    samples: int = 2000  # generated samples per player, and as many fresh real samples
+    metrics: list[str] = field(default_factory=list)  # empty: the data's default metrics
+    seed: int = 0  # latents and real samples of the evaluation (fixed, so a trace compares like with like)
+    kde_bandwidth: float | None = None  # None: the data's sigma, else Scott's rule
+    js_bandwidth: float = 0.1  # smoothing h of JS_h; below ~0.05 the KDE of 2k samples is too noisy
+    projections: int = 256  # random directions of the sliced Wasserstein distance
+    exact_max: int = 2000  # points per side of exact W1/W2 (subsampled above)
+    trace_tolerance: float = 1e-4  # a divergence "decreased" when it fell by more than this
+
+
+@dataclass
 class Config:
     run: RunConfig = field(default_factory=RunConfig)
     data: DataConfig = field(default_factory=DataConfig)
     game: GameConfig = field(default_factory=GameConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: PlayerConfig = field(default_factory=PlayerConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
 
 # --------------------------------------------------------------------------------------------

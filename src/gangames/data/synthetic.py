@@ -48,12 +48,17 @@ class GaussianMixture:
         noise = torch.randn(n, self.dim, generator=generator, device=generator.device)
         return centres[modes] + self.sigma * noise
 
-    def log_density(self, x) -> np.ndarray:
-        """Exact log p(x) in float64 (logsumexp over the modes)."""
+    def log_density(self, x, smoothing: float = 0.0) -> np.ndarray:
+        """Exact log p(x) in float64 (logsumexp over the modes).
+
+        ``smoothing`` h gives the density of the data plus N(0, h^2 I) noise: the same mixture
+        with variance sigma^2 + h^2.
+        """
         x = np.asarray(x, dtype=np.float64).reshape(-1, self.dim)
+        variance = self.sigma**2 + smoothing**2
         sq = ((x[:, None, :] - self.centres[None, :, :]) ** 2).sum(-1)
-        log_norm = -0.5 * self.dim * math.log(2 * math.pi * self.sigma**2)
-        return logsumexp(log_norm - sq / (2 * self.sigma**2), axis=1) - math.log(self.num_modes)
+        log_norm = -0.5 * self.dim * math.log(2 * math.pi * variance)
+        return logsumexp(log_norm - sq / (2 * variance), axis=1) - math.log(self.num_modes)
 
     @property
     def mean(self) -> np.ndarray:

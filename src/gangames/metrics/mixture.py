@@ -53,3 +53,9 @@ def mode_histogram(samples: np.ndarray, centres: np.ndarray, sigma: float, quali
     good = distance <= quality_sigmas * sigma
     return np.append(np.bincount(index[good], minlength=len(centres)), int((~good).sum()))
 
+
+
+def sample_log_likelihood(samples: np.ndarray, log_density) -> float:
+    """Mean log p_data(G(z)) over the samples (the Bid Picture statistic; rewards precision only:
+    a generator collapsed on one mode scores as well as one covering all of them)."""
+    return float(np.mean(log_density(samples)))

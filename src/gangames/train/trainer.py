@@ -23,6 +23,7 @@ from gangames.config import Config
 from gangames.errors import DivergedError, GanGamesError
 from gangames.train import checkpoint
 from gangames.train.compiled import compile_step
+from gangames.train.evaluation import Evaluator
 from gangames.train.progress import Progress
 from gangames.train.run_dir import RunDir, now
 
@@ -51,7 +52,7 @@ def summarise(values: np.ndarray) -> float | list[float]:
 class Trainer:
     """Train one run. ``Trainer(cfg, out)`` starts a run; ``Trainer.resume(out)`` continues one."""
 
-    def __init__(self, cfg: Config, out: str | Path, *, evaluator=None, _resuming: bool = False):
+    def __init__(self, cfg: Config, out: str | Path, *, _resuming: bool = False):
         self.cfg = build.resolve(cfg)
         self.run_dir = RunDir(out)
         run = self.cfg.run
@@ -65,7 +66,7 @@ class Trainer:
         self.stream = torch.Generator(device=self.device).manual_seed(build.derive_seed(run.seed, STREAM))
         snapshot_rng = torch.Generator(device=self.device).manual_seed(build.derive_seed(run.seed, SNAPSHOT))
         self.snapshot_latent = self.game.players.latent((self.game.players.count, run.snapshot_size), snapshot_rng)
-        self.evaluator = evaluator
+        self.evaluator = Evaluator(self.cfg, self.data, self.game) if self.cfg.eval.every else None
         self.step = 0
         self._pending: list[dict[str, torch.Tensor]] = []
         self._interrupted = False
@@ -171,8 +172,8 @@ class Trainer:
             progress.update(step, row)
         if step % run.snapshot_every == 0 or step == run.steps:
             self.snapshot()
-        if run.eval_every and self.evaluator is not None and step % run.eval_every == 0:
-            self.run_dir.log({"step": step, "eval": self.evaluator(self)})
+        if self.evaluator is not None and step % self.cfg.eval.every == 0:
+            self.run_dir.log({"step": step, "eval": self.evaluator()})
         if step % run.checkpoint_every == 0:
             self._checkpoint()
 

@@ -1,0 +1,163 @@
+"""Metrics registered by name; each says which data it applies to and which direction is better.
+
+A metric maps one player's samples (n, *shape) and as many fresh real samples to named numbers.
+Several players are evaluated one by one and reported per player, as a mean, and as the worst.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from gangames.config import EvalConfig
+from gangames.data.synthetic import GaussianMixture, Line
+from gangames.errors import ConfigError
+from gangames.metrics.density import kde_log_density
+from gangames.metrics.divergence import js_divergence
+from gangames.metrics.line import line_metrics
+from gangames.metrics.mixture import mode_coverage, sample_log_likelihood
+from gangames.metrics.transport import exact_wasserstein, sliced_wasserstein
+
+
+@dataclass
+class Context:
+    samples: np.ndarray  # one player's generated samples, (n, *shape)
+    reference: np.ndarray  # fresh real samples, (n, *shape)
+    data: object
+    settings: EvalConfig
+
+
+@dataclass(frozen=True)
+class Metric:
+    description: str
+    applies: str  # "mixture", "line" or "vectors"
+    better: dict[str, str]  # output key -> "higher" or "lower"
+    compute: Callable[[Context], dict[str, float]]
+
+
+def data_kinds(data) -> set[str]:
+    kinds = {"vectors"} if hasattr(data, "dim") else set()
+    if isinstance(data, GaussianMixture):
+        kinds.add("mixture")
+    if isinstance(data, Line):
+        kinds.add("line")
+    return kinds
+
+
+def kde_bandwidth(ctx: Context) -> float:
+    """The data's sigma where it has one; otherwise Scott's rule on the generated samples."""
+    if ctx.settings.kde_bandwidth:
+        return ctx.settings.kde_bandwidth
+    sigma = getattr(ctx.data, "sigma", 0.0)
+    if sigma > 0:
+        return sigma
+    n, d = len(ctx.samples), ctx.samples.reshape(len(ctx.samples), -1).shape[1]
+    spread = float(np.mean(np.std(ctx.samples.reshape(n, d), axis=0)))
+    return max(spread, 1e-6) * n ** (-1.0 / (d + 4))
+
+
+def _exact(ctx: Context, p: int) -> float:
+    k = ctx.settings.exact_max
+    return exact_wasserstein(ctx.samples[:k], ctx.reference[:k], p=p)
+
+
+def _js(ctx: Context) -> dict[str, float]:
+    exact = ctx.data.log_density if isinstance(ctx.data, GaussianMixture) else None
+    return {"js": js_divergence(ctx.samples, ctx.reference, ctx.settings.js_bandwidth, ctx.settings.seed, exact)}
+
+
+METRICS: dict[str, Metric] = {
+    "modes": Metric(
+        "PacGAN mode coverage: modes (>= 1 sample within 3 sigma), modes_1pct, hq fraction, reverse_kl to uniform",
+        "mixture", {"modes": "higher", "modes_1pct": "higher", "hq": "higher", "reverse_kl": "lower"},
+        lambda c: mode_coverage(c.samples, c.data.centres, c.data.sigma)),
+    "log_likelihood": Metric(
+        "mean log p_data(G(z)) under the true mixture, float64 (Bid Picture; rewards precision, not coverage)",
+        "mixture", {"log_likelihood": "higher"},
+        lambda c: {"log_likelihood": sample_log_likelihood(c.samples, c.data.log_density)}),
+    "kde_log_likelihood": Metric(
+        "mean log-density of fresh real samples under a Gaussian KDE of the generated ones (penalises dropped modes)",
+        "vectors", {"kde_log_likelihood": "higher"},
+        lambda c: {"kde_log_likelihood": float(np.mean(kde_log_density(c.reference, c.samples, kde_bandwidth(c))))}),
+    "w1": Metric("exact W1 to fresh real samples (POT network simplex, up to eval.exact_max points)",
+                 "vectors", {"w1": "lower"}, lambda c: {"w1": _exact(c, 1)}),
+    "w2": Metric("exact W2 to fresh real samples (POT network simplex, up to eval.exact_max points)",
+                 "vectors", {"w2": "lower"}, lambda c: {"w2": _exact(c, 2)}),
+    "sliced_w2": Metric("sliced W2 to fresh real samples (eval.projections random directions, sorting)",
+                        "vectors", {"sliced_w2": "lower"},
+                        lambda c: {"sliced_w2": sliced_wasserstein(c.samples, c.reference, c.settings.projections,
+                                                                   c.settings.seed)}),
+    "js": Metric("JS divergence between model and data, both smoothed by N(0, h^2 I), h = eval.js_bandwidth (0.1)",
+                 "vectors", {"js": "lower"}, _js),
+    "line": Metric("line-d: angle (degrees) and offset to the data line, W1 along it, solved (angle < 1, offset < 0.05)",
+                   "line", {"angle": "lower", "offset": "lower", "line_w1": "lower", "solved": "higher"},
+                   lambda c: line_metrics(c.samples, c.data.origin, c.data.direction, c.reference)),
+}
+
+DEFAULTS = {
+    "mixture": ["modes", "log_likelihood", "kde_log_likelihood", "w2", "js"],
+    "line": ["line", "w2", "js"],
+    "vectors": ["w1", "w2", "sliced_w2", "kde_log_likelihood"],
+}
+
+# Divergences whose trace over training is summarised (how often they fell).
+DIVERGENCES = ("js", "w1", "w2", "sliced_w2")
+
+
+def default_metrics(data) -> list[str]:
+    kinds = data_kinds(data)
+    for kind in ("mixture", "line", "vectors"):
+        if kind in kinds:
+            return list(DEFAULTS[kind])
+    return []
+
+
+def check_metrics(names: list[str], data, preset: str) -> list[str]:
+    """The metrics to compute: the given names (checked against the data), or the data's defaults."""
+    kinds = data_kinds(data)
+    for name in names:
+        if name not in METRICS:
+            raise ConfigError(f"unknown metric {name!r}; choose one of: {', '.join(sorted(METRICS))}")
+        needs = METRICS[name].applies
+        if needs not in kinds:
+            what = {"mixture": "a Gaussian mixture with known modes", "line": "the line-d data",
+                    "vectors": "vector-valued data"}[needs]
+            raise ConfigError(f"metric {name!r} needs {what}; data preset {preset!r} is not")
+    return list(names) or default_metrics(data)
+
+
+def evaluate_player(ctx: Context, names: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name in names:
+        out.update(METRICS[name].compute(ctx))
+    return out
+
+
+def better_direction(key: str) -> str:
+    for metric in METRICS.values():
+        if key in metric.better:
+            return metric.better[key]
+    raise KeyError(key)
+
+
+def combine_players(per_player: list[dict[str, float]]) -> dict:
+    """One player: its numbers. Several: ``key`` (mean), ``key/worst`` and ``key/players``."""
+    if len(per_player) == 1:
+        return dict(per_player[0])
+    out: dict = {}
+    for key in per_player[0]:
+        values = np.array([p[key] for p in per_player], dtype=np.float64)
+        worst = np.nanmin(values) if better_direction(key) == "higher" else np.nanmax(values)
+        out[key] = float(np.nanmean(values)) if not np.isnan(values).all() else math.nan
+        out[f"{key}/worst"] = float(worst) if not np.isnan(values).all() else math.nan
+        out[f"{key}/players"] = [float(v) for v in values]
+    return out
+
+
+def evaluate(samples: np.ndarray, reference: np.ndarray, data, names: list[str], settings: EvalConfig) -> dict:
+    """Evaluate samples of shape (P, n, *shape) against fresh real ``reference`` samples (n, *shape)."""
+    per_player = [evaluate_player(Context(s, reference, data, settings), names) for s in samples]
+    return combine_players(per_player)
