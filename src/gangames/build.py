@@ -16,7 +16,8 @@ from gangames.data.synthetic import PRESETS
 from gangames.errors import ConfigError, pick
 from gangames.games.losses import LOSSES
 from gangames.games.penalties import DRAGAN_FORMS, PENALTIES, DraganPenalty, InterpolatePenalty
-from gangames.games.registry import GAMES
+from gangames.games.auction import AuctionGame, AuctionRules
+from gangames.games.registry import GAMES, N_PLAYER_GAMES
 from gangames.games.two_player import Players, TwoPlayerGame
 from gangames.metrics.registry import METRICS
 from gangames.nets.stacked import ACTIVATIONS, StackedLine, init_players, mlp, scores
@@ -88,7 +89,12 @@ def resolve(config: Config) -> Config:
     if data.preset == "line-d":
         _positive(data.dim, "data.dim", 2)
 
-    spec = pick("game", game.name, GAMES)
+    pick("game", game.name, {**GAMES, **N_PLAYER_GAMES})
+    if game.name in N_PLAYER_GAMES:
+        _resolve_auction(cfg)
+        spec = GAMES[cfg.auction.player_game]
+    else:
+        spec = GAMES[game.name]
     game.loss = game.loss or spec.loss
     pick("loss", game.loss, LOSSES)
     game.penalty = game.penalty or spec.penalty
@@ -110,7 +116,35 @@ def resolve(config: Config) -> Config:
     _positive(gen.latent_dim, "generator.latent_dim")
     if gen.net == "line" and gen.latent_dim != 1:
         raise ConfigError(f"the affine line generator takes a 1-D latent; got generator.latent_dim={gen.latent_dim}")
+    if game.name in N_PLAYER_GAMES:
+        auction = cfg.auction
+        score = LOSSES[game.loss].score
+        auction.bid_space = auction.bid_space or score
+        pick("auction.bid_space", auction.bid_space, BID_SPACES)
+        auction.bid_mode = auction.bid_mode or ("raw" if auction.bid_space == "probability" else "centered")
+        pick("auction.bid_mode", auction.bid_mode, ("raw", "centered"))
     return cfg
+
+
+BID_SPACES = ("probability", "logit", "critic")
+
+
+def _resolve_auction(cfg: Config) -> None:
+    auction = cfg.auction
+    pick("auction.player_game", auction.player_game, GAMES)
+    if cfg.game.name == "independent":
+        auction.enabled = False
+    _positive(auction.players, "auction.players", 2)
+    _positive(auction.period, "auction.period")
+    _positive(auction.lot_size, "auction.lot_size")
+    _positive(auction.aux_steps, "auction.aux_steps", 0)
+    pick("auction.aux_loss", auction.aux_loss, ("mse", "bce_soft"))
+    pick("auction.score_rule", auction.score_rule, ("mean", "sum", "median"))
+    pick("auction.best_rule", auction.best_rule, ("partner", "lowest_bids_given"))
+
+
+def player_count(cfg: Config) -> int:
+    return cfg.auction.players if cfg.game.name in N_PLAYER_GAMES else 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,10 +189,17 @@ def build_penalty(cfg: Config):
     return None
 
 
-def build_game(cfg: Config, players: Players) -> TwoPlayerGame:
+def build_game(cfg: Config, players: Players):
     game = cfg.game
-    return TwoPlayerGame(players, LOSSES[game.loss], build_penalty(cfg), game.penalty_weight,
-                         game.disc_steps, game.clip)
+    two_player = TwoPlayerGame(players, LOSSES[game.loss], build_penalty(cfg), game.penalty_weight,
+                               game.disc_steps, game.clip)
+    if game.name not in N_PLAYER_GAMES:
+        return two_player
+    a = cfg.auction
+    rules = AuctionRules(a.period, a.lot_size, a.aux_steps, a.aux_weight, a.aux_loss, a.aux_plus_gan,
+                         a.aux_update_generators, a.bid_space, a.bid_mode, a.score_rule, a.best_rule, a.enabled)
+    aux = Optimizer(list(players.discriminator.parameters()), optimizer_settings(cfg.discriminator))
+    return AuctionGame(two_player, rules, aux)
 
 
 def player_seeds(seed: int, count: int) -> list[int]:
@@ -166,7 +207,7 @@ def player_seeds(seed: int, count: int) -> list[int]:
     return [derive_seed(seed, PLAYERS, p) for p in range(count)]
 
 
-def build_game_for(cfg: Config, data, device: str | torch.device = "cpu") -> TwoPlayerGame:
+def build_game_for(cfg: Config, data, device: str | torch.device = "cpu"):
     """The game of a resolved config, its players initialised from the run's seed."""
-    players = build_players(cfg, data, player_seeds(cfg.run.seed, 1), device)
+    players = build_players(cfg, data, player_seeds(cfg.run.seed, player_count(cfg)), device)
     return build_game(cfg, players)

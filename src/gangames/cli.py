@@ -186,10 +186,10 @@ def evaluate(
 def list_():
     """List the games, data presets and metrics."""
     from gangames.data.synthetic import PRESETS
-    from gangames.games.registry import GAMES
+    from gangames.games.registry import GAMES, N_PLAYER_GAMES
     from gangames.metrics.registry import METRICS
 
-    for title, entries in (("games", {k: v.description for k, v in GAMES.items()}),
+    for title, entries in (("games", {**{k: v.description for k, v in GAMES.items()}, **N_PLAYER_GAMES}),
                            ("data presets", {k: v.description for k, v in PRESETS.items()}),
                            ("metrics", {k: f"[{v.applies}] {v.description}" for k, v in METRICS.items()})):
         table = Table(title=title, show_header=False, title_justify="left")

@@ -79,6 +79,26 @@ class GameConfig:
 
 
 @dataclass
+class AuctionConfig:
+    """The auction game over N players (Shim et al. 2024); the choices are papers.md §4(g)."""
+
+    players: int = 4  # N pairs (B7)
+    player_game: str = "ns"  # the two-player game each pair plays: ns, wgan, wgan-gp, ...
+    enabled: bool = True  # false: the classical baseline, N independent pairs (same seeds, same budget)
+    period: int = 100  # K: an auction every K steps (B7)
+    lot_size: int = 256  # M: samples per lot, and real samples for centring and alignment (B7)
+    aux_steps: int = 1  # T_aux: discriminator alignment steps per auction (B7)
+    aux_weight: float = 1.0  # mu, the weight of L_aux
+    aux_loss: str = "mse"  # mse | bce_soft (B5)
+    aux_plus_gan: bool = False  # add each discriminator's GAN loss during alignment (B5)
+    aux_update_generators: bool = False  # one generator step for the non-winners after alignment (B6)
+    bid_space: str | None = None  # probability | logit | critic; default: probability for GAN losses, critic otherwise (B1)
+    bid_mode: str | None = None  # raw | centered (minus the bidder's mean score on real data); default raw for probabilities (B3)
+    score_rule: str = "mean"  # mean | sum | median of the bids an auctioneer receives (B2)
+    best_rule: str = "partner"  # partner: D of the winning pair | lowest_bids_given: the most discerning bidder (B4)
+
+
+@dataclass
 class EvalConfig:
     """Metrics during training (every > 0) and for ``gangames evaluate``."""
 
@@ -101,6 +121,7 @@ class Config:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: PlayerConfig = field(default_factory=PlayerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    auction: AuctionConfig = field(default_factory=AuctionConfig)
 
 
 # --------------------------------------------------------------------------------------------

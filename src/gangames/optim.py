@@ -45,7 +45,20 @@ class Optimizer:
             self.state["momentum"] = [torch.zeros_like(p) for p in self.params]
 
     @torch.no_grad()
-    def step(self, grads: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> None:
+    def step(self, grads: list[torch.Tensor] | tuple[torch.Tensor, ...], frozen: torch.Tensor | None = None) -> None:
+        """One update. ``frozen``, a (P,) bool mask over the player axis, keeps those players'
+        parameters and optimiser state exactly as they were (the shared step count still advances)."""
+        if frozen is None:
+            self._update(grads)
+            return
+        per_player = self.params + [t for name, ts in self.state.items() if name != "step" for t in ts]
+        saved = [t.clone() for t in per_player]
+        self._update(grads)
+        for tensor, old in zip(per_player, saved):
+            mask = frozen.reshape(-1, *([1] * (tensor.dim() - 1)))
+            tensor.copy_(torch.where(mask, old, tensor))
+
+    def _update(self, grads) -> None:
         s, st = self.settings, self.state
         # The multi-tensor kernels are faster in eager mode; the compiler fuses the plain loop itself.
         foreach = not torch.compiler.is_compiling()

@@ -35,3 +35,11 @@ GAMES: dict[str, GameSpec] = {
     "hinge": GameSpec("hinge loss GAN (SNGAN / BigGAN objective)", "hinge"),
     "lsgan": GameSpec("least-squares GAN (LSGAN, targets 0/1)", "least-squares"),
 }
+
+
+# Games over N players, each pair playing one of the games above (config [auction]).
+N_PLAYER_GAMES: dict[str, str] = {
+    "auction": "N pairs of auction.player_game with auctions every K steps and alignment to the best "
+               "discriminator (Bid Picture)",
+    "independent": "the classical baseline: the same N pairs, seeds and budget, no auction (= auction.enabled=false)",
+}

@@ -67,14 +67,17 @@ class TwoPlayerGame:
     def optimizers(self) -> dict[str, Optimizer]:
         return self.players.optimizers()
 
+    def compiled_step(self, compile_fn):
+        return compile_fn(self.step)
+
     @torch.no_grad()
     def sample(self, z: Tensor) -> Tensor:
         """Generator samples for latents z of shape (P, n, latent_dim): (P, n, *sample)."""
         return self.players.generator(z)
 
     # -- randomness ------------------------------------------------------------------------------
-    def draw(self, data, batch_size: int, generator: torch.Generator) -> dict:
-        """Everything random one step consumes, for every discriminator step and player."""
+    def draw(self, data, batch_size: int, generator: torch.Generator, step: int = 0) -> dict:
+        """Everything random step number ``step`` consumes, for every discriminator step and player."""
         lead = (self.disc_steps, self.players.count, batch_size)
         real = data.sample(lead[0] * lead[1] * lead[2], generator)
         real = real.view(*lead, *real.shape[1:])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -12,7 +14,7 @@ def cache_dir() -> Path:
     return Path(os.environ.get("GANGAMES_CACHE", Path.home() / ".cache" / "gangames"))
 
 
-def compile_step(step):
+def compile_function(step):
     """``torch.compile`` of a game's step, with a persistent on-disk cache of compiled kernels.
 
     ``trace_autograd_ops`` lets the compiler trace ``torch.autograd.grad`` (the players' gradients
@@ -20,4 +22,30 @@ def compile_step(step):
     """
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir() / "inductor"))
     torch._dynamo.config.trace_autograd_ops = True
-    return torch.compile(step, fullgraph=True, dynamic=False)
+    return GuardedCompile(step, torch.compile(step, fullgraph=True, dynamic=False))
+
+
+class GuardedCompile:
+    """A compiled function that falls back to the eager one if the compiler fails, and keeps
+    account of the seconds spent compiling (calls that produced a new graph)."""
+
+    def __init__(self, eager, compiled):
+        self.eager, self.compiled = eager, compiled
+        self.failed: str | None = None
+        self.compile_seconds = 0.0
+
+    def __call__(self, *args):
+        if self.failed:
+            return self.eager(*args)
+        graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+        start = time.perf_counter()
+        try:
+            out = self.compiled(*args)
+        except torch._dynamo.exc.TorchDynamoException as err:
+            # Tracing fails before anything runs, so no state has changed: run this call eagerly.
+            self.failed = f"{type(err).__name__}: {str(err).splitlines()[0][:160]}"
+            warnings.warn(f"torch.compile failed ({self.failed}); running eagerly", stacklevel=2)
+            return self.eager(*args)
+        if torch._dynamo.utils.counters["stats"]["unique_graphs"] != graphs:
+            self.compile_seconds += time.perf_counter() - start
+        return out

@@ -11,7 +11,6 @@ import signal
 import sys
 import threading
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from gangames import build
 from gangames.config import Config
 from gangames.errors import DivergedError, GanGamesError
 from gangames.train import checkpoint
-from gangames.train.compiled import compile_step
+from gangames.train.compiled import GuardedCompile, compile_function
 from gangames.train.evaluation import Evaluator
 from gangames.train.progress import Progress
 from gangames.train.run_dir import RunDir, now
@@ -41,6 +40,15 @@ class RunResult:
     seconds: float
     steps_per_second: float
     compile_seconds: float = 0.0
+
+
+def plain(value):
+    """Tensors (and dicts of them) as JSON-ready numbers and nested lists; NaN stays NaN."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if torch.is_tensor(value):
+        return value.detach().cpu().tolist()
+    return value
 
 
 def summarise(values: np.ndarray) -> float | list[float]:
@@ -113,8 +121,13 @@ class Trainer:
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> RunResult:
         run = self.cfg.run
-        step_fn = compile_step(self.game.step) if run.compile else self.game.step
-        compile_seconds = 0.0
+        compiled: list[GuardedCompile] = []
+
+        def compile_fn(fn):
+            compiled.append(compile_function(fn))
+            return compiled[-1]
+
+        step_fn = self.game.compiled_step(compile_fn) if run.compile else self.game.step
         first_step = self.step
         info = self.run_dir.read_info()
         info.setdefault("sessions", []).append({"started": now(), "from_step": self.step, "compile": run.compile})
@@ -130,40 +143,28 @@ class Trainer:
                     if self._interrupted:
                         status = "interrupted"
                         break
-                    inputs = self.game.draw(self.data, self.cfg.data.batch_size, self.stream)
-                    if run.compile and self.step == first_step:
-                        t0 = time.perf_counter()
-                        logs, step_fn = self._first_compiled_step(step_fn, inputs)
-                        compile_seconds = time.perf_counter() - t0
-                        start += compile_seconds  # the step rate excludes compilation
-                    else:
-                        logs = step_fn(inputs)
+                    inputs = self.game.draw(self.data, self.cfg.data.batch_size, self.stream, self.step + 1)
+                    logs = step_fn(inputs)
                     self.step += 1
+                    events = logs.pop("events", None)
                     self._pending.append(logs)
+                    if events:
+                        self.run_dir.log({"step": self.step, **plain(events)})
                     self._after_step(progress)
             if self._pending:
                 self._write_log_row()
             if self.step > first_step or status == "interrupted":
                 self._checkpoint()
         except DivergedError:
-            self._finish_info(info, "diverged", start, first_step, compile_seconds)
+            self._finish_info(info, "diverged", start, first_step, sum(c.compile_seconds for c in compiled))
             raise
         finally:
             restore_sigint()
-        seconds = time.perf_counter() - start
+        compile_seconds = sum(c.compile_seconds for c in compiled)
+        seconds = time.perf_counter() - start - compile_seconds  # the step rate excludes compilation
         self._finish_info(info, status, start, first_step, compile_seconds)
         rate = (self.step - first_step) / seconds if seconds > 0 else float("nan")
         return RunResult(status, self.step, self.run_dir.path, seconds, rate, compile_seconds)
-
-    def _first_compiled_step(self, step_fn, inputs):
-        try:
-            return step_fn(inputs), step_fn
-        except GanGamesError:
-            raise
-        except Exception as err:  # compilation failed before any state changed
-            warnings.warn(f"torch.compile failed ({type(err).__name__}: {str(err).splitlines()[0][:160]}); "
-                          "running eagerly", stacklevel=2)
-            return self.game.step(inputs), self.game.step
 
     def _after_step(self, progress: Progress) -> None:
         run, step = self.cfg.run, self.step
@@ -220,7 +221,7 @@ class Trainer:
         self.run_dir.save_samples(self.step, samples[0] if samples.shape[0] == 1 else samples)
 
     def _finish_info(self, info: dict, status: str, start: float, first_step: int, compile_seconds: float) -> None:
-        seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start - compile_seconds
         info["status"] = status
         info["step"] = self.step
         info["train_seconds"] = self._elapsed_before + seconds

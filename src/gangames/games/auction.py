@@ -1,0 +1,185 @@
+"""The auction game over N generator/discriminator pairs (Shim, Choe & Kim 2024, *The Bid Picture*).
+
+Every step, each pair plays its own two-player game on its own minibatch (the independent stage;
+the N pairs are one stacked computation). Every K steps:
+
+    lot_i        = {G_i(z_m)}, m = 1..M                          each generator presents a lot
+    b[j, i]      = mean_m s_j(G_i(z_m))   (j != i)               every other discriminator bids
+                   (- mean s_j(x_real) when bids are centred, so critics' offsets cancel)
+    S(i)         = mean_{j != i} b[j, i]                          the value of G_i to the others
+    i*           = argmax_i S(i)                                  the winning pair
+    L_aux(D_j)   = mu E_{x in A} (s_j(x) - sg(s_{i*}(x)))^2        j != i*, A = real batch + all lots
+
+and every discriminator but the winner's takes T_aux steps on L_aux (the auxiliary stage). The
+N x N bid matrix is one batched pass: every discriminator scores all N lots at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from gangames.games.two_player import TwoPlayerGame
+from gangames.optim import Optimizer
+
+Tensor = torch.Tensor
+
+
+@dataclass(frozen=True)
+class AuctionRules:
+    period: int = 100
+    lot_size: int = 256
+    aux_steps: int = 1
+    aux_weight: float = 1.0
+    aux_loss: str = "mse"
+    aux_plus_gan: bool = False
+    aux_update_generators: bool = False
+    bid_space: str = "probability"
+    bid_mode: str = "raw"
+    score_rule: str = "mean"
+    best_rule: str = "partner"
+    enabled: bool = True
+
+
+def to_score(output: Tensor, space: str) -> Tensor:
+    """A discriminator's raw output as the score it bids with: D = sigmoid(l) or the raw value."""
+    return torch.sigmoid(output) if space == "probability" else output
+
+
+def bid_matrix(scores_of_lots: Tensor, real_scores: Tensor | None) -> Tensor:
+    """b[j, i] = mean over lot i of bidder j's scores, minus j's mean real score if given.
+
+    ``scores_of_lots``: (N bidders, N lots, M); ``real_scores``: (N bidders, M) or None.
+    The diagonal (a discriminator bidding on its own partner's lot) is NaN: it never counts.
+    """
+    bids = scores_of_lots.mean(-1)
+    if real_scores is not None:
+        bids = bids - real_scores.mean(-1, keepdim=True)
+    own = torch.eye(bids.shape[0], dtype=torch.bool, device=bids.device)
+    return bids.masked_fill(own, float("nan"))
+
+
+def auction_scores(bids: Tensor, rule: str = "mean") -> Tensor:
+    """S(i) from the bids each auctioneer i received (column i, without the NaN diagonal)."""
+    n = bids.shape[0]
+    received = bids.T[~torch.eye(n, dtype=torch.bool, device=bids.device)].reshape(n, n - 1)
+    if rule == "sum":
+        return received.sum(-1)
+    if rule == "median":
+        return received.median(-1).values
+    return received.mean(-1)
+
+
+def best_discriminator(bids: Tensor, winner: Tensor, rule: str) -> Tensor:
+    """The discriminator the others align to: the winner's partner, or the lowest average bidder."""
+    if rule == "lowest_bids_given":
+        return torch.nanmean(bids, dim=1).argmin()
+    return winner
+
+
+class AuctionGame:
+    """N pairs of any two-player game, with auctions and alignment to the best discriminator."""
+
+    def __init__(self, inner: TwoPlayerGame, rules: AuctionRules, aux_optimizer: Optimizer):
+        self.inner = inner
+        self.players = inner.players
+        self.rules = rules
+        self.aux_optimizer = aux_optimizer
+
+    def modules(self):
+        return self.inner.modules()
+
+    def optimizers(self):
+        return {**self.inner.optimizers(), "auxiliary": self.aux_optimizer}
+
+    def sample(self, z: Tensor) -> Tensor:
+        return self.inner.sample(z)
+
+    def compiled_step(self, compile_fn):
+        """Compile the independent stage, played every step; the auction (every K steps) stays eager."""
+        inner_step = compile_fn(self.inner.step)
+        return lambda inputs: self.step(inputs, inner_step)
+
+    # -- randomness ------------------------------------------------------------------------------
+    def draw(self, data, batch_size: int, generator: torch.Generator, step: int) -> dict:
+        inputs = self.inner.draw(data, batch_size, generator, step)
+        if self.rules.enabled and step % self.rules.period == 0:
+            n, m = self.players.count, self.rules.lot_size
+            auction = {"lots": self.players.latent((n, m), generator), "real": data.sample(m, generator)}
+            if self.rules.aux_update_generators:
+                auction["z_gen"] = self.players.latent((n, batch_size), generator)
+            inputs["auction"] = auction
+        return inputs
+
+    # -- the auction -----------------------------------------------------------------------------
+    def score_all(self, samples: Tensor) -> Tensor:
+        """Every discriminator's score of the same (S, *shape) samples: (N, S), in one pass."""
+        n = self.players.count
+        shared = samples.unsqueeze(0).expand(n, *samples.shape)
+        return to_score(self.players.discriminator(shared), self.rules.bid_space)
+
+    def auction(self, lots_latent: Tensor, real: Tensor) -> dict[str, Tensor]:
+        n, m = lots_latent.shape[:2]
+        with torch.no_grad():
+            lots = self.players.generator(lots_latent)  # (N, M, *shape)
+            flat = lots.reshape(n * m, *lots.shape[2:])
+            scores = self.score_all(torch.cat([flat, real]))
+            lot_scores, real_scores = scores[:, : n * m].reshape(n, n, m), scores[:, n * m :]
+            bids = bid_matrix(lot_scores, real_scores if self.rules.bid_mode == "centered" else None)
+            value = auction_scores(bids, self.rules.score_rule)
+            winner = value.argmax()
+            best = best_discriminator(bids, winner, self.rules.best_rule)
+        return {"bids": bids, "scores": value, "winner": winner, "best": best, "alignment_set": torch.cat([flat, real]),
+                "lots": lots, "real": real}
+
+    def alignment_loss(self, outputs: Tensor, best: Tensor) -> Tensor:
+        """Per-player mean over the alignment set of the gap to the best discriminator: (N,).
+
+        mse: (s_j - sg(s_best))^2 in the bid space; bce_soft: cross-entropy of D_j against the best
+        discriminator's probabilities as soft labels.
+        """
+        pick_best = best.reshape(1)
+        if self.rules.aux_loss == "bce_soft":
+            target = torch.sigmoid(outputs.index_select(0, pick_best)).detach().expand_as(outputs)
+            return F.binary_cross_entropy_with_logits(outputs, target, reduction="none").mean(-1)
+        scores = to_score(outputs, self.rules.bid_space)
+        return (scores - scores.index_select(0, pick_best).detach()).pow(2).mean(-1)
+
+    def auxiliary_stage(self, result: dict, z_gen: Tensor | None) -> dict[str, Tensor]:
+        D = self.players.discriminator
+        n = self.players.count
+        best = result["best"]
+        frozen = torch.arange(n, device=best.device) == best
+        params = list(D.parameters())
+        shared = result["alignment_set"].unsqueeze(0).expand(n, *result["alignment_set"].shape)
+        before = None
+        for _ in range(self.rules.aux_steps):
+            gap = self.alignment_loss(D(shared), best)
+            before = gap.detach() if before is None else before
+            loss = self.rules.aux_weight * gap
+            if self.rules.aux_plus_gan:
+                real = result["real"].unsqueeze(0).expand(n, *result["real"].shape)
+                loss = loss + self.inner.loss.discriminator(D(real), D(result["lots"]))
+            self.aux_optimizer.step(torch.autograd.grad(loss.masked_fill(frozen, 0.0).sum(), params), frozen=frozen)
+            if self.inner.clip > 0:
+                with torch.no_grad():
+                    for p in params:
+                        p.clamp_(-self.inner.clip, self.inner.clip)
+        with torch.no_grad():
+            after = self.alignment_loss(D(shared), best)
+        if z_gen is not None:
+            g_loss = self.inner.generator_loss(z_gen)
+            g_params = list(self.players.generator.parameters())
+            self.players.generator_opt.step(torch.autograd.grad(g_loss.sum(), g_params), frozen=frozen)
+        return {"disagreement_before": before, "disagreement_after": after}
+
+    def step(self, inputs: dict, inner_step=None) -> dict:
+        logs = (inner_step or self.inner.step)(inputs)
+        if "auction" in inputs:
+            result = self.auction(inputs["auction"]["lots"], inputs["auction"]["real"])
+            aligned = self.auxiliary_stage(result, inputs["auction"].get("z_gen"))
+            logs["events"] = {"auction": {"bids": result["bids"], "scores": result["scores"],
+                                          "winner": result["winner"], "best": result["best"], **aligned}}
+        return logs
