@@ -5,31 +5,13 @@ import torch
 
 from gangames import build
 from gangames.games.registry import GAMES
-from gangames.optim import Optimizer, OptimizerSettings
+from helpers import SGD, double, in_float64_with_sgd
 from gangames.reference import ReferenceGame, plain_copy
 
 
 def make_game(cfg, seeds):
     data = build.build_data(cfg)
     return data, build.build_game(cfg, build.build_players(cfg, data, seeds))
-
-
-SGD = OptimizerSettings("sgd", lr=0.05, beta1=0.0)
-
-
-def in_float64_with_sgd(game):
-    """Run the comparison in float64 with plain SGD. Adam and RMSprop divide by the gradient's own
-    size, so a gradient that is exactly 0 in one implementation and 1e-17 in the other (the critic's
-    last bias under the Wasserstein loss) would move by +-lr; their update rules are checked against
-    torch.optim in test_optim.py."""
-    for role in ("generator", "discriminator"):
-        module = getattr(game.players, role).double()
-        setattr(game.players, f"{role}_opt", Optimizer(list(module.parameters()), SGD))
-    return game
-
-
-def double(inputs):
-    return {k: double(v) if isinstance(v, dict) else v.double() for k, v in inputs.items()}
 
 
 @pytest.mark.parametrize("name", sorted(GAMES))

@@ -7,11 +7,11 @@ import torch
 from torch import nn
 
 from gangames.games import penalties as Pn
-from gangames.nets.stacked import init_players, mlp, scores
+from gangames.nets.stacked import init_players, mlp_critic
 
 
 def critic_mlp(players=1, dim=2, seed=0):
-    net = scores(mlp(players, dim, [16, 16], 1, "tanh")).double()
+    net = mlp_critic(players, dim, [16, 16], "tanh").double()
     return init_players(net, [seed + p for p in range(players)])
 
 

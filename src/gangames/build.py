@@ -18,9 +18,12 @@ from gangames.games.losses import LOSSES
 from gangames.games.penalties import DRAGAN_FORMS, PENALTIES, DraganPenalty, InterpolatePenalty
 from gangames.games.auction import AuctionGame, AuctionRules
 from gangames.games.registry import GAMES, N_PLAYER_GAMES
+from gangames.games.robust import COSTS as ROBUST_COSTS
+from gangames.games.robust import MODES as ROBUST_MODES
+from gangames.games.robust import DefenderRules, RobustGame
 from gangames.games.two_player import Players, TwoPlayerGame
 from gangames.metrics.registry import METRICS
-from gangames.nets.stacked import ACTIVATIONS, StackedLine, init_players, mlp, scores
+from gangames.nets.stacked import ACTIVATIONS, StackedLine, init_players, mlp, mlp_critic
 from gangames.optim import OPTIMIZERS, Optimizer, OptimizerSettings
 
 GENERATOR_NETS = ("mlp", "line")
@@ -105,6 +108,8 @@ def resolve(config: Config) -> Config:
     game.disc_steps = spec.disc_steps if game.disc_steps is None else game.disc_steps
     _positive(game.disc_steps, "game.disc_steps")
     game.clip = spec.clip if game.clip is None else game.clip
+    if game.name == "robust-w":
+        _resolve_robust(cfg)
 
     gen, disc = cfg.generator, cfg.discriminator
     gen.net = gen.net or ("line" if data.preset == "line-d" else "mlp")
@@ -127,6 +132,19 @@ def resolve(config: Config) -> Config:
 
 
 BID_SPACES = ("probability", "logit", "critic")
+
+
+def _resolve_robust(cfg: Config) -> None:
+    robust = cfg.robust
+    pick("robust.mode", robust.mode, ROBUST_MODES)
+    pick("robust.cost", robust.cost, ROBUST_COSTS)
+    if robust.gamma <= 0:
+        raise ConfigError(f"robust.gamma must be > 0, got {robust.gamma}")
+    robust.step_size = 1 / (4 * robust.gamma) if robust.step_size is None else robust.step_size
+    _positive(robust.steps, "robust.steps", 0)
+    _positive(robust.warmup, "robust.warmup", 0)
+    if not 0 < robust.hard_fraction <= 1:
+        raise ConfigError(f"robust.hard_fraction must be in (0, 1], got {robust.hard_fraction}")
 
 
 def _resolve_auction(cfg: Config) -> None:
@@ -166,7 +184,7 @@ def build_players(cfg: Config, data, seeds: list[int], device: str | torch.devic
         generator = StackedLine(count, data.dim)
     else:
         generator = mlp(count, gen.latent_dim, gen.hidden, data.dim, gen.activation)
-    discriminator = scores(mlp(count, data.dim, disc.hidden, 1, disc.activation))
+    discriminator = mlp_critic(count, data.dim, disc.hidden, disc.activation)
     init_players(generator, [derive_seed(s, GENERATOR_INIT) for s in seeds])
     init_players(discriminator, [derive_seed(s, DISCRIMINATOR_INIT) for s in seeds])
     generator.to(device)
@@ -193,6 +211,10 @@ def build_game(cfg: Config, players: Players):
     game = cfg.game
     two_player = TwoPlayerGame(players, LOSSES[game.loss], build_penalty(cfg), game.penalty_weight,
                                game.disc_steps, game.clip)
+    if game.name == "robust-w":
+        r = cfg.robust
+        return RobustGame(two_player, DefenderRules(r.gamma, r.steps, r.step_size, r.radius, r.mode, r.cost,
+                                                    r.warmup, r.hard_fraction, r.feature_penalty_weight))
     if game.name not in N_PLAYER_GAMES:
         return two_player
     a = cfg.auction

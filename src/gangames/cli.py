@@ -182,6 +182,108 @@ def evaluate(
     console.print(f"wrote {Path(run_dir) / 'eval.json'}")
 
 
+reproduce_app = typer.Typer(no_args_is_help=True, help="Reproduce the papers' experiments.")
+app.add_typer(reproduce_app, name="reproduce")
+
+Workers = Annotated[Optional[int], typer.Option(help="Parallel training processes (default: one per core).")]
+
+
+def _report_outcome(outcome) -> None:
+    tail = f" ({outcome.error.splitlines()[0]})" if outcome.error else ""
+    console.print(f"  {outcome.status:<9} {outcome.name}{tail}", highlight=False)
+
+
+@reproduce_app.command("bid-picture")
+@reports_errors
+def reproduce_bid_picture(
+    out: Annotated[Path, typer.Option(help="Folder for the runs and the results table.")] = Path("runs/bid-picture"),
+    seeds: Annotated[int, typer.Option(help="Seeds per setting.")] = 10,
+    ns_steps: Annotated[int, typer.Option(help="Training steps of the NS-GAN players.")] = 10_000,
+    wgan_steps: Annotated[int, typer.Option(help="Training steps of the WGAN players (5 critic steps each).")] = 5_000,
+    players: Annotated[int, typer.Option(help="N pairs.")] = 4,
+    variants: Annotated[str, typer.Option(help="Player games to compare, comma-separated.")] = "ns,wgan",
+    quick: Annotated[bool, typer.Option(help="A small smoke-size version: 3 seeds, 300 steps.")] = False,
+    workers: Workers = None,
+    set_: Set = None,
+    compile_: Annotated[bool, typer.Option("--compile/--no-compile")] = True,
+):
+    """Auction vs classical training of N pairs, NS-GAN and WGAN players, on the 8-mode ring."""
+    from gangames.io import write_json, write_text
+    from gangames.reproduce import bid_picture
+    from gangames.runner import run_many
+
+    if quick:
+        seeds, ns_steps, wgan_steps = 3, 300, 300
+    steps = {"ns": ns_steps, "wgan": wgan_steps}
+    chosen = [v.strip() for v in variants.split(",") if v.strip()]
+    tasks = bid_picture.plan(out, seeds, {v: steps.get(v, ns_steps) for v in chosen}, players, set_, compile_)
+    console.print(f"{len(tasks)} runs into {out}")
+    outcomes = run_many(tasks, workers, on_done=_report_outcome)
+    summary = bid_picture.summarise(outcomes)
+    table = bid_picture.markdown(summary)
+    write_json(out / "results.json", summary)
+    write_text(out / "results.md", table)
+    console.print(table, highlight=False, soft_wrap=True)
+    console.print(f"wrote {out / 'results.md'} and {out / 'results.json'}")
+
+
+@app.command()
+@reports_errors
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="Sweep spec (TOML).")],
+    out: Annotated[Optional[Path], typer.Option(help="Folder for the trials' runs (default: runs/sweeps/NAME).")] = None,
+    storage: Annotated[Optional[str], typer.Option(help="Optuna storage: a database URL (e.g. postgresql://...) or a "
+                                                        "SQLite file path (default: OUT/study.db).")] = None,
+    workers: Workers = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="Run trials on this Dask scheduler (tcp://host:8786).")] = None,
+    retry_interrupted: Annotated[Optional[bool], typer.Option(
+        "--retry-interrupted/--no-retry-interrupted",
+        help="Rerun trials left running by a stopped sweep (default: yes for SQLite, no for a shared database).")] = None,
+):
+    """Run many training runs from one spec; results live in an Optuna study."""
+    from gangames.sweep.run import run_sweep
+    from gangames.sweep.spec import load
+
+    sweep_spec = load(spec)
+    out = out or Path("runs") / "sweeps" / sweep_spec.name
+    counts = run_sweep(sweep_spec, out, storage, workers, scheduler, retry_interrupted, on_done=_report_outcome)
+    console.print(f"sweep {sweep_spec.name}: {counts['ran']} trials run now; before: {counts['complete']} complete, "
+                  f"{counts['failed']} failed, {counts['enqueued']} newly enqueued ({counts['retried']} retried). "
+                  f"Results: gangames sweep-results {storage or out / 'study.db'}")
+
+
+@app.command("sweep-results")
+@reports_errors
+def sweep_results(
+    study: Annotated[str, typer.Argument(help="The study: its SQLite file or a database URL.")],
+    study_name: Annotated[Optional[str], typer.Option(help="Which study, if the storage holds several.")] = None,
+    csv_: Annotated[Optional[Path], typer.Option("--csv", help="CSV file to write (default: beside a SQLite file).")] = None,
+):
+    """Print one row per trial (game, hyperparameters, seed, metrics, status) and write CSV."""
+    from gangames.sweep.results import load_study, rows, write_csv
+
+    loaded = load_study(study, study_name)
+    table = rows(loaded)
+    columns: list[str] = []
+    for row in table:
+        columns += [k for k in row if k not in columns and k not in ("run", "key")]
+    view = Table(title=f"study {loaded.study_name}: {len(table)} trials", title_justify="left")
+    for column in columns:
+        view.add_column(column, overflow="fold")
+    for row in table:
+        view.add_row(*[_cell(row.get(c)) for c in columns])
+    console.print(view)
+    target = csv_ or (Path(study).with_suffix(".csv") if "://" not in study else Path(f"{loaded.study_name}.csv"))
+    write_csv(table, target)
+    console.print(f"wrote {target}")
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
 @app.command(name="list")
 def list_():
     """List the games, data presets and metrics."""

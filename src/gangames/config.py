@@ -99,6 +99,21 @@ class AuctionConfig:
 
 
 @dataclass
+class RobustConfig:
+    """The Wasserstein robust game (Gao & Tembine 2018); the choices are papers.md §2(g)."""
+
+    gamma: float = 5.0  # Lagrange penalty gamma of the transport cost (radius ~ 1/(2 gamma)) (G3)
+    steps: int = 5  # T_def defender ascent steps (G6)
+    step_size: float | None = None  # alpha; default 1 / (4 gamma) (G6)
+    radius: float = 0.0  # optional hard radius rho: each move projected into the ball (0: none) (G3)
+    mode: str = "input"  # input | feature | feature-cost: where the defenders move and pay (G2)
+    cost: str = "sq"  # sq: |delta|^2 | sq_per_dim: |delta|^2 / dim
+    warmup: int = 1000  # first steps played as plain WGAN-GP
+    hard_fraction: float = 1.0  # keep the top fraction of the hard set by critic value (G8)
+    feature_penalty_weight: float = 10.0  # lambda_h of the head's penalty in feature space (G5)
+
+
+@dataclass
 class EvalConfig:
     """Metrics during training (every > 0) and for ``gangames evaluate``."""
 
@@ -122,6 +137,7 @@ class Config:
     discriminator: PlayerConfig = field(default_factory=PlayerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     auction: AuctionConfig = field(default_factory=AuctionConfig)
+    robust: RobustConfig = field(default_factory=RobustConfig)
 
 
 # --------------------------------------------------------------------------------------------

@@ -32,6 +32,9 @@ GAMES: dict[str, GameSpec] = {
                         "wasserstein", "interpolate", 10.0, disc_steps=5, optimizer=WGAN_GP_ADAM),
     "gan-gp": GameSpec("GAN-GP: NS-GAN + interpolate penalty on the logit (lambda 10)", "ns", "interpolate", 10.0),
     "dragan-ns": GameSpec("DRAGAN-NS: NS-GAN + DRAGAN penalty around real data (lambda 10)", "ns", "dragan", 10.0),
+    "robust-w": GameSpec("Wasserstein robust game: WGAN-GP against defenders' hard set in a Wasserstein ball "
+                         "(Gao & Tembine; config [robust])", "wasserstein", "interpolate", 10.0, disc_steps=5,
+                         optimizer=WGAN_GP_ADAM),
     "hinge": GameSpec("hinge loss GAN (SNGAN / BigGAN objective)", "hinge"),
     "lsgan": GameSpec("least-squares GAN (LSGAN, targets 0/1)", "least-squares"),
 }

@@ -106,9 +106,14 @@ class TwoPlayerGame:
         return self.loss.generator(self.players.discriminator(self.players.generator(z)))
 
     # -- one step of play -----------------------------------------------------------------------
-    def discriminator_step(self, real: Tensor, z: Tensor, noise: dict[str, Tensor]) -> dict[str, Tensor]:
+    def discriminator_objective(self, inputs: dict, k: int) -> tuple[Tensor, dict]:
+        """The loss of discriminator step k (a game built on this one may change what it sees)."""
+        noise = {name: value[k] for name, value in inputs["noise"].items()}
+        return self.discriminator_loss(inputs["real"][k], inputs["z_disc"][k], noise)
+
+    def discriminator_step(self, inputs: dict, k: int) -> dict[str, Tensor]:
         D = self.players.discriminator
-        loss, logs = self.discriminator_loss(real, z, noise)
+        loss, logs = self.discriminator_objective(inputs, k)
         params = list(D.parameters())
         self.players.discriminator_opt.step(torch.autograd.grad(loss.sum(), params))
         if self.clip > 0:
@@ -126,7 +131,6 @@ class TwoPlayerGame:
     def step(self, inputs: dict) -> dict[str, Tensor]:
         """One round of play; returns per-player (P,) statistics of the last discriminator step."""
         for k in range(self.disc_steps):
-            noise = {name: value[k] for name, value in inputs["noise"].items()}
-            logs = self.discriminator_step(inputs["real"][k], inputs["z_disc"][k], noise)
+            logs = self.discriminator_step(inputs, k)
         logs.update(self.generator_step(inputs["z_gen"]))
         return logs

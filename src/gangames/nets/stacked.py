@@ -72,9 +72,30 @@ def mlp(players: int, in_dim: int, hidden: Sequence[int], out_dim: int, activati
     return nn.Sequential(*layers)
 
 
-def scores(body: nn.Module) -> nn.Sequential:
-    """A discriminator with one output unit, returning one score per sample: (P, B)."""
-    return nn.Sequential(body, nn.Flatten(start_dim=1))
+class Critic(nn.Module):
+    """A discriminator as a feature trunk and a head: score(x) = head(trunk(x)), one per sample (P, B).
+
+    The split gives the robust game its feature space (its defenders can move features, not inputs).
+    """
+
+    def __init__(self, trunk: nn.Module, head: nn.Module):
+        super().__init__()
+        self.trunk, self.head = trunk, head
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.trunk(x)
+
+    def score_features(self, h: torch.Tensor) -> torch.Tensor:
+        return self.head(h).flatten(start_dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.score_features(self.trunk(x))
+
+
+def mlp_critic(players: int, in_dim: int, hidden: Sequence[int], activation: str) -> Critic:
+    """An MLP discriminator: the hidden layers are the trunk, the last linear layer the head."""
+    body = mlp(players, in_dim, hidden, 1, activation)
+    return Critic(body[:-1], body[-1])
 
 
 @torch.no_grad()

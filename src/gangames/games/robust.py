@@ -1,0 +1,153 @@
+"""The Wasserstein distributionally robust game (Gao & Tembine 2018), in the WRM form of papers.md §2(b).
+
+Three kinds of players:
+
+    defenders   move each real sample inside a Wasserstein neighbourhood of the data, to make it hard:
+                  delta <- delta + alpha grad_delta [ f(z + delta) - gamma c(delta) ]   (T_def steps)
+                where z is the sample (mode "input"), its encoder features (mode "feature"), or the
+                sample with the cost measured between features (mode "feature-cost")
+    critic      estimates W1 between the hard set and the model (WGAN-GP's critic, with penalties):
+                  L_C = E f(G(z)) - E f(x_hard) + lambda_x GP(f; x, G(z)) [+ lambda_h GP(head; h_hard, h_fake)]
+    attackers   the generator, fitting the hard set:  L_G = -E f(G(z))
+
+With T_def = 0 (or gamma -> infinity) the hard set is the data and the game is WGAN-GP. The Lagrange
+penalty gamma sets the size of the neighbourhood: for a 1-Lipschitz critic the maximiser satisfies
+grad f = 2 gamma delta, so |delta| ~ 1/(2 gamma).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from gangames.games.penalties import InterpolatePenalty
+from gangames.games.two_player import TwoPlayerGame
+
+Tensor = torch.Tensor
+
+MODES = ("input", "feature", "feature-cost")
+COSTS = ("sq", "sq_per_dim")
+
+
+@dataclass(frozen=True)
+class DefenderRules:
+    gamma: float = 5.0  # Lagrange penalty of the transport cost
+    steps: int = 5  # T_def ascent steps
+    step_size: float = 0.05  # alpha (default 1 / (4 gamma))
+    radius: float = 0.0  # optional hard radius rho of each sample's move (0: none)
+    mode: str = "input"
+    cost: str = "sq"  # sq: |delta|^2; sq_per_dim: |delta|^2 / dim (pixel transport on images)
+    warmup: int = 1000  # steps played as WGAN-GP before the defenders start
+    hard_fraction: float = 1.0  # keep only this top fraction (by critic value) of the hard set
+    feature_penalty_weight: float = 10.0  # lambda_h (feature mode)
+
+
+def transport_cost(delta: Tensor, per_dim: bool) -> Tensor:
+    """|delta|^2 per sample (P, B), optionally divided by the sample's dimension."""
+    cost = delta.flatten(start_dim=2).pow(2).sum(-1)
+    return cost / delta[0, 0].numel() if per_dim else cost
+
+
+def ascend(objective, start: Tensor, steps: int, step_size: float, radius: float = 0.0) -> tuple[Tensor, list[Tensor]]:
+    """Gradient ascent on ``objective(delta)`` (per sample, (P, B)) from delta = 0.
+
+    Returns the final delta (detached) and the mean objective before each step and after the last
+    (T_def + 1 values), so that its increase can be checked and logged.
+    """
+    delta = torch.zeros_like(start)
+    values = []
+    for _ in range(steps):
+        delta = delta.detach().requires_grad_(True)
+        value = objective(delta)
+        (grad,) = torch.autograd.grad(value.sum(), delta)
+        values.append(value.detach().mean(-1))
+        delta = delta.detach() + step_size * grad
+        if radius > 0:
+            norm = delta.flatten(start_dim=2).norm(dim=-1).clamp_min(1e-12)
+            delta = delta * (radius / norm).clamp(max=1.0).reshape(*norm.shape, *([1] * (delta.dim() - 2)))
+    with torch.no_grad():
+        values.append(objective(delta).mean(-1))
+    return delta.detach(), values
+
+
+class RobustGame(TwoPlayerGame):
+    """WGAN-GP played against the defenders' hard set instead of the data itself."""
+
+    def __init__(self, base: TwoPlayerGame, rules: DefenderRules):
+        super().__init__(base.players, base.loss, base.penalty, base.penalty_weight, base.disc_steps, base.clip)
+        self.rules = rules
+        self.feature_penalty = InterpolatePenalty(base.penalty.target, base.penalty.guard) if base.penalty else None
+
+    def draw(self, data, batch_size: int, generator: torch.Generator, step: int = 0) -> dict:
+        inputs = super().draw(data, batch_size, generator, step)
+        inputs["defend"] = self.rules.steps > 0 and step > self.rules.warmup
+        if self.rules.mode == "feature" and self.feature_penalty is not None and self.rules.feature_penalty_weight > 0:
+            lead = tuple(inputs["real"].shape[:3])
+            inputs["feature_noise"] = self.feature_penalty.draw(lead, (1,), generator)
+        return inputs
+
+    # -- the defenders ---------------------------------------------------------------------------
+    def defend(self, real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """The defenders' moves delta (of the samples, or in feature mode of their features), detached."""
+        D, r = self.players.discriminator, self.rules
+        if r.mode == "feature":
+            start = D.features(real).detach()
+
+            def objective(delta):
+                return D.score_features(start + delta) - r.gamma * transport_cost(delta, r.cost == "sq_per_dim")
+        elif r.mode == "feature-cost":
+            start = real.detach()
+            anchor = D.features(start).detach()
+
+            def objective(delta):
+                moved = D.features(start + delta)
+                cost = (moved - anchor).flatten(start_dim=2).pow(2).sum(-1)
+                return D.score_features(moved) - r.gamma * cost
+        else:
+            start = real.detach()
+
+            def objective(delta):
+                return D(start + delta) - r.gamma * transport_cost(delta, r.cost == "sq_per_dim")
+
+        delta, values = ascend(objective, start, r.steps, r.step_size, r.radius)
+        stats = {"transport": delta.flatten(start_dim=2).norm(dim=-1).mean(-1), "ascent_gain": values[-1] - values[0]}
+        return delta, stats
+
+    # -- the critic --------------------------------------------------------------------------------
+    def discriminator_objective(self, inputs: dict, k: int) -> tuple[Tensor, dict]:
+        if not inputs["defend"]:
+            loss, logs = super().discriminator_objective(inputs, k)
+            zero = torch.zeros_like(loss)
+            return loss, {**logs, "transport": zero, "ascent_gain": zero}
+        D, G = self.players.discriminator, self.players.generator
+        real = inputs["real"][k]
+        with torch.no_grad():
+            fake = G(inputs["z_disc"][k])
+        delta, logs = self.defend(real)
+        if self.rules.mode == "feature":
+            # The move is fixed, the features stay live: the real term trains the encoder as in
+            # WGAN-GP, so that delta = 0 is exactly WGAN-GP (papers.md's sketch detaches them).
+            hard = D.features(real) + delta
+            real_out = D.score_features(hard)
+            fake_features = D.features(fake)
+            fake_out = D.score_features(fake_features)
+        else:
+            real_out = D(real + delta)
+            fake_out = D(fake)
+        if self.rules.hard_fraction < 1:
+            keep = max(1, math.ceil(self.rules.hard_fraction * real_out.shape[-1]))
+            real_out = real_out.topk(keep, dim=-1).values
+        loss = self.loss.discriminator(real_out, fake_out)
+        logs.update({"d_real": real_out.detach().mean(-1), "d_fake": fake_out.detach().mean(-1)})
+        if self.penalty is not None:
+            noise = {name: value[k] for name, value in inputs["noise"].items()}
+            penalty = self.penalty(D, real, fake, noise)
+            loss = loss + self.penalty_weight * penalty
+            logs["penalty"] = penalty.detach()
+            if self.rules.mode == "feature" and self.rules.feature_penalty_weight > 0:
+                noise = {name: value[k] for name, value in inputs["feature_noise"].items()}
+                feature_penalty = self.feature_penalty(D.score_features, hard.detach(), fake_features.detach(), noise)
+                loss = loss + self.rules.feature_penalty_weight * feature_penalty
+        return loss, logs

@@ -1,0 +1,128 @@
+"""Run many training runs on this machine: worker processes, each with a fair share of the threads.
+
+A run whose folder already holds a finished, evaluated run is not trained again; a run that was
+stopped part-way resumes from its last checkpoint. So a reproduction or comparison that was
+interrupted picks up where it stopped, and nothing already written is lost.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import json
+import multiprocessing
+import os
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from gangames import config as config_io
+from gangames.config import Config
+
+
+@dataclass
+class Task:
+    name: str
+    cfg: Config
+    out: Path
+    metrics: list[str] = field(default_factory=list)  # evaluated at the end (empty: the data's defaults)
+    eval_samples: int | None = None
+
+
+@dataclass
+class Outcome:
+    name: str
+    out: Path
+    status: str  # finished | failed | diverged
+    eval: dict | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def run_task(task: Task, threads: int) -> Outcome:
+    """Train (or resume, or skip) one run and evaluate its last checkpoint. Never raises."""
+    from gangames.errors import DivergedError
+    from gangames.train.evaluation import evaluate_run
+    from gangames.train.run_dir import RunDir
+    from gangames.train.trainer import Trainer
+
+    torch.set_num_threads(threads)
+    out = Path(task.out)
+    try:
+        if RunDir(out).exists():
+            check_same_run(RunDir(out).load_config(), task.cfg, out)
+        eval_file = out / "eval.json"
+        info = RunDir(out).read_info()
+        if eval_file.exists() and info.get("status") == "finished":
+            return Outcome(task.name, out, "finished", json.loads(eval_file.read_text()),
+                           seconds=float(info.get("train_seconds", 0.0)))
+        if RunDir(out).exists() and list((out / "checkpoints").glob("step-*.pt")):
+            trainer = Trainer.resume(out, steps=task.cfg.run.steps)
+        else:
+            if RunDir(out).exists():  # created but no checkpoint yet: start over
+                import shutil
+
+                shutil.rmtree(out)
+            trainer = Trainer(task.cfg, out)
+        result = trainer.run()
+        if result.status != "finished":  # interrupted: checkpointed, to be resumed
+            return Outcome(task.name, out, result.status, seconds=result.seconds)
+        evaluation = evaluate_run(out, num=task.eval_samples, metrics=task.metrics or None)
+        return Outcome(task.name, out, result.status, evaluation, seconds=result.seconds)
+    except DivergedError as err:
+        return Outcome(task.name, out, "diverged", error=str(err))
+    except Exception as err:  # a failed run is recorded, and the others go on
+        return Outcome(task.name, out, "failed", error=f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}")
+
+
+RUNTIME = ("progress", "compile", "device", "threads", "steps")  # may differ between a run and its resumption
+
+
+def check_same_run(existing: Config, requested: Config, out: Path) -> None:
+    """Refuse to reuse a run folder that holds another experiment."""
+    from gangames import build
+    from gangames.errors import GanGamesError
+
+    a, b = config_io.to_dict(build.resolve(existing)), config_io.to_dict(build.resolve(requested))
+    for side in (a, b):
+        for key in RUNTIME:
+            side["run"].pop(key, None)
+    if a != b:
+        diff = sorted(f"{s}.{k}" for s in a for k in set(a[s]) | set(b.get(s, {})) if a[s].get(k) != b.get(s, {}).get(k))
+        raise GanGamesError(f"{out} holds a run with a different config ({', '.join(diff[:5])}); use another folder")
+
+
+def payload(task: Task, threads: int) -> tuple:
+    """A task as plain data, to cross a process (or machine) boundary."""
+    return (task.name, config_io.to_dict(task.cfg), str(task.out), task.metrics, task.eval_samples, threads)
+
+
+def run_payload(data: tuple) -> Outcome:
+    name, cfg_dict, out, metrics, samples, threads = data
+    return run_task(Task(name, config_io.from_dict(cfg_dict), Path(out), metrics, samples), threads)
+
+
+def run_many(tasks: list[Task], workers: int | None = None, on_done=None) -> list[Outcome]:
+    """Run ``tasks`` in ``workers`` processes (default: one per core), in the given order."""
+    workers = max(1, min(workers or cores(), len(tasks) or 1))
+    threads = max(1, cores() // workers)
+    if workers == 1:
+        outcomes = []
+        for task in tasks:
+            outcomes.append(run_task(task, threads))
+            if on_done:
+                on_done(outcomes[-1])
+        return outcomes
+    results: dict[int, Outcome] = {}
+    with futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pending = {pool.submit(run_payload, payload(t, threads)): i for i, t in enumerate(tasks)}
+        for done in futures.as_completed(pending):
+            results[pending[done]] = done.result()
+            if on_done:
+                on_done(results[pending[done]])
+    return [results[i] for i in range(len(tasks))]

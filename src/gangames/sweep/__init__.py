@@ -1,0 +1,1 @@
+"""Sweeps: search spaces, Optuna studies, local and Dask executors."""

@@ -1,0 +1,130 @@
+"""The Wasserstein robust game: its WGAN-GP limit, monotone defender ascent, transport size, learning."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gangames import build
+from gangames.games.robust import RobustGame, ascend, transport_cost
+from gangames.metrics.mixture import mode_coverage
+from gangames.train.trainer import Trainer
+from helpers import double, in_float64_with_sgd
+
+
+def games_with_same_players(small_cfg, **robust):
+    """A robust-w game and a wgan-gp game whose players start identical."""
+    cfg = small_cfg("robust-w", robust={"warmup": 0, **robust})
+    data = build.build_data(cfg)
+    robust_game = build.build_game_for(cfg, data)
+    reference = build.build_game_for(small_cfg("wgan-gp"), data)
+    assert isinstance(robust_game, RobustGame)
+    return data, robust_game, reference
+
+
+def parameters(game):
+    return [p.detach().clone() for m in game.modules().values() for p in m.parameters()]
+
+
+@pytest.mark.parametrize("robust, exact", [({"steps": 0}, True), ({"gamma": 1e12}, False),
+                                           ({"gamma": 1e12, "mode": "feature", "feature_penalty_weight": 0.0}, False)])
+def test_without_defenders_the_game_is_wgan_gp(small_cfg, robust, exact):
+    data, robust_game, reference = games_with_same_players(small_cfg, **robust)
+    for a, b in zip(parameters(robust_game), parameters(reference)):
+        assert torch.equal(a, b)
+    if not exact:  # see helpers.in_float64_with_sgd: Adam would amplify float rounding of ~0 gradients
+        in_float64_with_sgd(robust_game)
+        in_float64_with_sgd(reference)
+    rng_a, rng_b = torch.Generator().manual_seed(4), torch.Generator().manual_seed(4)
+    for step in range(1, 4):
+        inputs = robust_game.draw(data, 32, rng_a, step)
+        assert inputs["defend"] == (robust.get("steps", 5) > 0)
+        logs = robust_game.step(inputs if exact else double(inputs))
+        reference.step(reference.draw(data, 32, rng_b, step) if exact else double(reference.draw(data, 32, rng_b, step)))
+    for a, b in zip(parameters(robust_game), parameters(reference)):
+        assert torch.equal(a, b) if exact else torch.allclose(a, b, rtol=1e-9, atol=1e-11)
+    assert float(logs["transport"].max()) < (1e-10 if not exact else 1e-30)
+
+
+def test_warmup_plays_wgan_gp_then_defends(small_cfg):
+    cfg = small_cfg("robust-w", robust={"warmup": 2})
+    data = build.build_data(cfg)
+    game = build.build_game_for(cfg, data)
+    rng = torch.Generator().manual_seed(0)
+    assert [game.draw(data, 8, rng, s)["defend"] for s in (1, 2, 3, 4)] == [False, False, True, True]
+
+
+def test_defender_ascent_increases_the_objective_monotonically():
+    """For gamma above the critic's smoothness the inner problem is strongly concave: every ascent
+    step with alpha = 1/(4 gamma) raises f(x + delta) - gamma |delta|^2."""
+    torch.manual_seed(0)
+    critic = torch.nn.Sequential(torch.nn.Linear(2, 32), torch.nn.Tanh(), torch.nn.Linear(32, 1))
+    x = torch.randn(1, 64, 2)
+
+    def objective(delta):
+        return critic(x + delta).squeeze(-1) - 5.0 * transport_cost(delta, False)
+
+    _, values = ascend(objective, x, steps=15, step_size=1 / 20)
+    values = torch.stack(values).squeeze(-1)
+    assert (values[1:] >= values[:-1] - 1e-7).all(), values
+    assert values[-1] > values[0]
+
+
+@pytest.mark.parametrize("gamma", [1.0, 5.0, 25.0])
+def test_transport_is_one_over_two_gamma_for_a_one_lipschitz_critic(gamma):
+    """Linear critic f(x) = <w, x>, |w| = 1: delta_T = (1 - 2^-T) w / (2 gamma) with alpha = 1/(4 gamma)."""
+    w = torch.tensor([0.6, -0.8])
+    x = torch.randn(1, 100, 2)
+
+    def objective(delta):
+        return ((x + delta) @ w) - gamma * transport_cost(delta, False)
+
+    for steps in (1, 5, 20):
+        delta, _ = ascend(objective, x, steps=steps, step_size=1 / (4 * gamma))
+        expected = (1 - 2.0**-steps) / (2 * gamma)
+        assert torch.allclose(delta.norm(dim=-1), torch.full((1, 100), expected), rtol=1e-5)
+        assert torch.allclose(delta[0, 0] / delta[0, 0].norm(), w, atol=1e-6)
+
+
+def test_transport_shrinks_as_gamma_grows_in_the_game(small_cfg):
+    sizes = []
+    for gamma in (0.5, 2.0, 8.0, 32.0):
+        cfg = small_cfg("robust-w", robust={"warmup": 0, "gamma": gamma})
+        data = build.build_data(cfg)
+        game = build.build_game_for(cfg, data)
+        inputs = game.draw(data, 64, torch.Generator().manual_seed(1), 1)
+        sizes.append(float(game.step(inputs)["transport"]))
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] > 0
+    # The critic here is far from 1-Lipschitz (untrained), but the 1/gamma scaling holds.
+    assert sizes[-1] * 32.0 == pytest.approx(sizes[-2] * 8.0, rel=0.25)
+
+
+def test_radius_projection_bounds_every_move():
+    x = torch.zeros(1, 10, 3)
+
+    def objective(delta):
+        return delta.sum(-1) * 10.0  # pushes every sample far away
+
+    delta, _ = ascend(objective, x, steps=10, step_size=1.0, radius=0.3)
+    assert torch.allclose(delta.norm(dim=-1), torch.full((1, 10), 0.3))
+
+
+def test_feature_modes_run_and_log_transport(small_cfg):
+    for mode in ("feature", "feature-cost"):
+        cfg = small_cfg("robust-w", robust={"warmup": 0, "mode": mode, "step_size": 0.01})
+        data = build.build_data(cfg)
+        game = build.build_game_for(cfg, data)
+        logs = game.step(game.draw(data, 16, torch.Generator().manual_seed(2), 1))
+        assert float(logs["transport"]) > 0 and torch.isfinite(logs["d_loss"]).all()
+
+
+def test_a_small_robust_run_learns_the_ring(tmp_path, small_cfg):
+    cfg = small_cfg("robust-w", generator={"hidden": [128, 128, 128], "lr": 1e-3, "beta1": 0.5},
+                    discriminator={"hidden": [128, 128, 128], "lr": 1e-3, "beta1": 0.5},
+                    data={"batch_size": 256}, robust={"warmup": 200, "gamma": 5.0},
+                    run={"steps": 1500, "snapshot_size": 2000})
+    Trainer(cfg, tmp_path / "run").run()
+    samples = np.load(tmp_path / "run" / "samples" / "step-00001500.npy")
+    stats = mode_coverage(samples, build.build_data(cfg).centres, 0.02)
+    assert stats["modes"] >= 7, stats
