@@ -13,9 +13,9 @@ def small_cfg():
     from gangames import build
     from gangames.config import Config
 
-    def make(game="ns", preset="ring8", **sections):
+    def make(name="ns", preset="ring8", **sections):
         cfg = Config()
-        cfg.game.name = game
+        cfg.game.name = name
         cfg.data.preset = preset
         cfg.data.batch_size = 32
         cfg.generator.hidden = [16, 16]

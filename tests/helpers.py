@@ -21,3 +21,11 @@ def double(inputs):
     if isinstance(inputs, dict):
         return {k: double(v) for k, v in inputs.items()}
     return inputs.double() if hasattr(inputs, "double") else inputs
+
+
+def metric_rows(path):
+    """metrics.jsonl rows without their wall-clock "seconds" (which no two runs share)."""
+    import json
+
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]

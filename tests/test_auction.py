@@ -12,6 +12,7 @@ from gangames.metrics.mixture import mode_coverage
 from gangames.reference import plain_copy
 from gangames.train import checkpoint
 from gangames.train.trainer import Trainer
+from helpers import metric_rows
 
 
 def auction_game(small_cfg, players=4, seed=0, **auction):
@@ -129,7 +130,7 @@ def test_training_logs_every_auction_and_resumes_bit_identically(tmp_path, small
     for role in a["modules"]:
         for key in a["modules"][role]:
             assert torch.equal(a["modules"][role][key], b["modules"][role][key])
-    assert (tmp_path / "a" / "metrics.jsonl").read_text() == (tmp_path / "b" / "metrics.jsonl").read_text()
+    assert metric_rows(tmp_path / "a" / "metrics.jsonl") == metric_rows(tmp_path / "b" / "metrics.jsonl")
 
 
 def test_a_small_auction_run_learns_the_ring(tmp_path, small_cfg):

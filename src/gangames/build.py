@@ -186,6 +186,10 @@ def build_players(cfg: Config, data, seeds: list[int], device: str | torch.devic
         generator = mlp(count, gen.latent_dim, gen.hidden, data.dim, gen.activation)
     discriminator = mlp_critic(count, data.dim, disc.hidden, disc.activation)
     init_players(generator, [derive_seed(s, GENERATOR_INIT) for s in seeds])
+    if gen.net == "line" and cfg.data.line_start > 0:
+        for p, seed in enumerate(seeds):
+            rng = torch.Generator().manual_seed(derive_seed(seed, GENERATOR_INIT, 1))
+            generator.start_parallel(p, data.origin, data.direction, cfg.data.line_start, rng)
     init_players(discriminator, [derive_seed(s, DISCRIMINATOR_INIT) for s in seeds])
     generator.to(device)
     discriminator.to(device)

@@ -32,10 +32,10 @@ def reports_errors(command):
         try:
             return command(*args, **kwargs)
         except DivergedError as err:
-            errors.print(f"[red]diverged:[/red] {err}", highlight=False, soft_wrap=True)
+            errors.print(f"[red]diverged:[/red] {err}", highlight=False, soft_wrap=True, markup=False)
             raise typer.Exit(EXIT_DIVERGED) from None
         except GanGamesError as err:
-            errors.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+            errors.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True, markup=False)
             raise typer.Exit(EXIT_USER_ERROR) from None
 
     return wrapper
@@ -223,7 +223,7 @@ def reproduce_bid_picture(
     table = bid_picture.markdown(summary)
     write_json(out / "results.json", summary)
     write_text(out / "results.md", table)
-    console.print(table, highlight=False, soft_wrap=True)
+    console.print(table, highlight=False, soft_wrap=True, markup=False)
     console.print(f"wrote {out / 'results.md'} and {out / 'results.json'}")
 
 
@@ -282,6 +282,85 @@ def _cell(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return "" if value is None else str(value)
+
+
+@reproduce_app.command("robust-w")
+@reports_errors
+def reproduce_robust_w(
+    out: Annotated[Path, typer.Option(help="Folder for the runs, the table and the plot.")] = Path("runs/robust-w"),
+    seeds: Annotated[int, typer.Option(help="Seeds per game and data set.")] = 5,
+    steps: Annotated[int, typer.Option(help="Training steps of every run.")] = 3000,
+    gammas: Annotated[str, typer.Option(help="Two values of the robust game's gamma.")] = "5,50",
+    eval_every: Annotated[int, typer.Option(help="Steps between W2 evaluations.")] = 100,
+    quick: Annotated[bool, typer.Option(help="Smoke size: 2 seeds, 200 steps.")] = False,
+    workers: Workers = None,
+    set_: Set = None,
+    compile_: Annotated[bool, typer.Option("--compile/--no-compile")] = True,
+):
+    """The robust game (two gammas) against NS-GAN and WGAN-GP on ring8 and grid25: W2 over steps and seconds."""
+    from gangames.io import write_json, write_text
+    from gangames.reproduce import robust_w
+    from gangames.runner import run_many
+
+    if quick:
+        seeds, steps, eval_every = 2, 200, 50
+    pair = tuple(float(g) for g in gammas.split(","))
+    tasks = robust_w.plan(out, seeds, steps, gammas=pair, eval_every=eval_every,
+                          warmup=min(500, steps // 6), overrides=set_, compile_=compile_)
+    console.print(f"{len(tasks)} runs into {out}")
+    outcomes = run_many(tasks, workers, on_done=_report_outcome)
+    summary = robust_w.summarise(outcomes, {"ring8": 0.1, "grid25": 0.25})
+    table = robust_w.markdown(summary)
+    write_json(out / "results.json", summary)
+    write_text(out / "results.md", table)
+    robust_w.plot(summary, out / "w2.png")
+    console.print(table, highlight=False, soft_wrap=True, markup=False)
+    console.print(f"wrote {out / 'results.md'}, {out / 'results.json'} and {out / 'w2.png'}")
+
+
+@reproduce_app.command("many-paths")
+@reports_errors
+def reproduce_many_paths(
+    out: Annotated[Path, typer.Option(help="Folder for the runs, tables and plots.")] = Path("runs/many-paths"),
+    size: Annotated[str, typer.Option(help="quick (minutes) or full (hours on 2 cores).")] = "full",
+    part: Annotated[str, typer.Option(help="line, sweep or all.")] = "all",
+    workers: Workers = None,
+    compile_: Annotated[bool, typer.Option("--compile/--no-compile")] = True,
+):
+    """The line in d dimensions and the hyperparameter-robustness sweep of Fedus et al."""
+    from gangames.errors import pick
+    from gangames.io import write_json, write_text
+    from gangames.reproduce import many_paths
+    from gangames.runner import run_many
+    from gangames.sweep.results import load_study, rows, write_csv
+    from gangames.sweep.run import run_sweep
+
+    pick("size", size, ("quick", "full"))
+    pick("part", part, ("line", "sweep", "all"))
+    quick = size == "quick"
+    if part in ("line", "all"):
+        dims = (2, 10) if quick else (2, 10, 100, 1000)
+        steps = {d: 1000 for d in dims} if quick else {2: 10_000, 10: 10_000, 100: 10_000, 1000: 20_000}
+        tasks = many_paths.line_plan(out, dims, 2 if quick else 10, steps, compile_=compile_)
+        console.print(f"line experiment: {len(tasks)} runs into {out / 'line'}")
+        table = many_paths.line_summary(run_many(tasks, workers, on_done=_report_outcome))
+        write_json(out / "line.json", table)
+        write_text(out / "line.md", many_paths.line_markdown(table))
+        console.print(many_paths.line_markdown(table), highlight=False, soft_wrap=True, markup=False)
+    if part in ("sweep", "all"):
+        tables, text = {}, []
+        for preset in (("ring8",) if quick else ("ring8", "grid25")):
+            spec = many_paths.robustness_spec(preset, 4 if quick else 30, 300 if quick else 2000)
+            folder = out / "sweep" / preset
+            console.print(f"robustness sweep on {preset} into {folder}")
+            run_sweep(spec, folder, workers=workers, on_done=_report_outcome)
+            tables[preset] = rows(load_study(folder / "study.db"))
+            write_csv(tables[preset], folder / "trials.csv")
+            text.append(many_paths.robustness_markdown(preset, tables[preset]))
+        write_text(out / "sweep.md", "\n".join(text))
+        many_paths.robustness_plot(tables, out / "sweep.png")
+        console.print("\n".join(text), highlight=False, soft_wrap=True, markup=False)
+    console.print(f"wrote the tables and plots into {out}")
 
 
 @app.command(name="list")

@@ -43,6 +43,8 @@ class DataConfig:
     radius: float | None = None  # ring presets only
     dim: int = 10  # line-d only: the ambient dimension d
     line_seed: int = 0  # line-d only: which random line (fixed per experiment, not per run)
+    line_start: float = 0.0  # line-d only: > 0 starts the model line parallel to the data line at this
+    #   distance (papers.md §3(d) for d = 2, where random lines would cross); 0: a random line
 
 
 @dataclass

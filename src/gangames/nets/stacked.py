@@ -57,6 +57,16 @@ class StackedLine(nn.Module):
         direction = torch.randn(self.dim, generator=generator)
         self.direction[player].copy_(direction / direction.norm())
 
+    @torch.no_grad()
+    def start_parallel(self, player: int, origin, direction, distance: float, generator: torch.Generator) -> None:
+        """Start parallel to the line (origin, direction) at ``distance``, in a random normal direction."""
+        origin = torch.as_tensor(origin, dtype=self.origin.dtype)
+        direction = torch.as_tensor(direction, dtype=self.origin.dtype)
+        normal = torch.randn(self.dim, generator=generator, dtype=self.origin.dtype)
+        normal = normal - (normal @ direction) * direction
+        self.origin[player, 0].copy_(origin + distance * normal / normal.norm())
+        self.direction[player, 0].copy_(direction)
+
     def forward(self, s: torch.Tensor) -> torch.Tensor:
         return self.origin + s * self.direction
 

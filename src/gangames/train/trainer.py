@@ -76,6 +76,8 @@ class Trainer:
         self.snapshot_latent = self.game.players.latent((self.game.players.count, run.snapshot_size), snapshot_rng)
         self.evaluator = Evaluator(self.cfg, self.data, self.game) if self.cfg.eval.every else None
         self.step = 0
+        self._compiled: list[GuardedCompile] = []
+        self._start, self._paused = time.perf_counter(), 0.0
         self._pending: list[dict[str, torch.Tensor]] = []
         self._interrupted = False
         self._elapsed_before = 0.0
@@ -121,7 +123,7 @@ class Trainer:
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> RunResult:
         run = self.cfg.run
-        compiled: list[GuardedCompile] = []
+        compiled = self._compiled = []
 
         def compile_fn(fn):
             compiled.append(compile_function(fn))
@@ -135,7 +137,8 @@ class Trainer:
         self.run_dir.write_info(info)
 
         restore_sigint = self._catch_sigint()
-        start = time.perf_counter()
+        start = self._start = time.perf_counter()
+        self._paused = 0.0
         status = "finished"
         try:
             with Progress(run.steps, self.step, enabled=run.progress) as progress:
@@ -174,7 +177,10 @@ class Trainer:
         if step % run.snapshot_every == 0 or step == run.steps:
             self.snapshot()
         if self.evaluator is not None and step % self.cfg.eval.every == 0:
-            self.run_dir.log({"step": step, "eval": self.evaluator()})
+            seconds = self.train_seconds()
+            paused = time.perf_counter()
+            self.run_dir.log({"step": step, "seconds": round(seconds, 4), "eval": self.evaluator()})
+            self._paused += time.perf_counter() - paused
         if step % run.checkpoint_every == 0:
             self._checkpoint()
 
@@ -182,11 +188,16 @@ class Trainer:
         """Mean of each statistic over the steps since the last row; stops the run on NaN/inf."""
         stacked = {k: torch.stack([logs[k] for logs in self._pending]) for k in self._pending[0]}
         self._check_finite(stacked)
-        row = {"step": self.step}
+        row = {"step": self.step, "seconds": round(self.train_seconds(), 4)}
         row.update({k: summarise(v.mean(0).cpu().numpy()) for k, v in stacked.items()})
         self._pending.clear()
         self.run_dir.log(row)
         return row
+
+    def train_seconds(self) -> float:
+        """Seconds spent training this run so far: without compilation and evaluations."""
+        compiling = sum(c.compile_seconds for c in self._compiled)
+        return self._elapsed_before + time.perf_counter() - self._start - self._paused - compiling
 
     def _check_finite(self, stacked: dict[str, torch.Tensor]) -> None:
         first = self.step - len(self._pending) + 1

@@ -1,0 +1,155 @@
+"""Reproduce Fedus et al. (2018), *Many Paths to Equilibrium*.
+
+1. The line in d dimensions: data on a line, the generator an affine line that starts off it, so the
+   JS divergence is log 2 (no gradient) until the lines meet. Which games still find it, and does the
+   (smoothed) divergence fall at every step on the way?
+2. Hyperparameter robustness: a random sweep of paired configurations (learning rate, beta1,
+   discriminator steps), every game on the same configurations; the distribution of each metric
+   per game, not only its best run.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from gangames.config import Config, apply_overrides
+from gangames.io import read_jsonl
+from gangames.metrics.divergence import decrease_fraction
+from gangames.reproduce.stats import mean_std
+from gangames.runner import Outcome, Task
+from gangames.sweep.spec import parse
+
+LINE_GAMES = ("ns", "minimax", "gan-gp", "dragan-ns", "wgan-gp")
+SWEEP_GAMES = ("ns", "gan-gp", "dragan-ns", "wgan-gp")
+
+# papers.md §3(d): D = MLP 2 x 64, LeakyReLU 0.2; Adam(1e-3, (0.5, 0.999)); batch 128. One
+# discriminator step for every game, so that all play on the same compute.
+LINE_COMMON = ["data.preset=line-d", "discriminator.hidden=[64, 64]", "discriminator.activation=leaky_relu",
+               "generator.lr=1e-3", "discriminator.lr=1e-3", "generator.beta1=0.5", "discriminator.beta1=0.5",
+               "generator.beta2=0.999", "discriminator.beta2=0.999", "game.disc_steps=1", "data.batch_size=128",
+               'eval.metrics=["line", "js", "w2"]', "eval.samples=1000"]
+
+
+def line_plan(out: Path, dims, seeds: int, steps: dict[int, int], games=LINE_GAMES, compile_: bool = True,
+              overrides: list[str] | None = None) -> list[Task]:
+    tasks = []
+    for d in dims:
+        n = steps[d]
+        for game in games:
+            for seed in range(seeds):
+                cfg = apply_overrides(Config(), [
+                    f"game.name={game}", f"data.dim={d}", f"data.line_seed={seed}",
+                    f"data.line_start={2.0 if d == 2 else 0.0}", f"run.steps={n}", f"run.seed={seed}",
+                    "run.progress=false", f"run.compile={'true' if compile_ else 'false'}",
+                    f"run.checkpoint_every={max(n // 4, 1)}", f"eval.every={max(n // 20, 1)}",
+                    *LINE_COMMON, *(overrides or [])])
+                tasks.append(Task(f"d{d}/{game}/seed{seed}", cfg, out / "line" / f"d{d}" / game / f"seed{seed}",
+                                  ["line", "js", "w2"], eval_samples=1000))
+    return tasks
+
+
+def line_summary(outcomes: list[Outcome], tolerance: float = 1e-4) -> dict:
+    """Per dimension and game: share of seeds solved, and how the divergences moved on the way."""
+    table: dict = {}
+    for o in outcomes:
+        dim, game, _ = o.name.split("/")
+        rows = [r for r in read_jsonl(Path(o.out) / "metrics.jsonl") if "eval" in r] if o.status == "finished" else []
+        final = (o.eval or {}).get("metrics", {})
+        js = [r["eval"]["js"] for r in rows]
+        w2 = [r["eval"]["w2"] for r in rows]
+        entry = table.setdefault(dim, {}).setdefault(game, [])
+        entry.append({"status": o.status, "solved": bool(final.get("solved", 0.0)), "angle": final.get("angle", math.nan),
+                      "offset": final.get("offset", math.nan), "js_fell": decrease_fraction(js, tolerance),
+                      "w2_fell": decrease_fraction(w2, tolerance), "js_first": js[0] if js else math.nan,
+                      "js_last": js[-1] if js else math.nan, "trace": {"step": [r["step"] for r in rows], "js": js,
+                                                                       "w2": w2, "angle": [r["eval"]["angle"] for r in rows]}})
+    return table
+
+
+def line_markdown(table: dict) -> str:
+    games = list(dict.fromkeys(g for by_game in table.values() for g in by_game))
+    lines = ["| d | " + " | ".join(games) + " |", "|---|" + "---|" * len(games)]
+    for dim, by_game in table.items():
+        cells = []
+        for game in games:
+            runs = by_game.get(game, [])
+            solved = sum(r["solved"] for r in runs)
+            cells.append(f"{solved}/{len(runs)}")
+        lines.append(f"| {dim[1:]} | " + " | ".join(cells) + " |")
+    lines += ["", "Share of the evaluation intervals in which the smoothed JS divergence (h = 0.1) and W2 fell, "
+              "mean over seeds (runs that solved the line / all runs):", "",
+              "| d | game | solved | JS fell (solved runs) | W2 fell (solved runs) | JS first -> last (solved runs) |",
+              "|---|---|---|---|---|---|"]
+    for dim, by_game in table.items():
+        for game, runs in by_game.items():
+            solved = [r for r in runs if r["solved"]]
+            js_fell, w2_fell = mean_std([r["js_fell"] for r in solved])[0], mean_std([r["w2_fell"] for r in solved])[0]
+            first, last = mean_std([r["js_first"] for r in solved])[0], mean_std([r["js_last"] for r in solved])[0]
+            cell = lambda v, f: "–" if math.isnan(v) else f.format(v)  # noqa: E731
+            lines.append(f"| {dim[1:]} | {game} | {len(solved)}/{len(runs)} | {cell(js_fell, '{:.0%}')} | "
+                         f"{cell(w2_fell, '{:.0%}')} | {cell(first, '{:.3f}')} -> {cell(last, '{:.3f}')} |")
+    return "\n".join(lines) + "\n"
+
+
+def robustness_spec(preset: str, trials: int, steps: int, games=SWEEP_GAMES, seed: int = 0, samples: int = 2000):
+    """papers.md §3(c): lr log-uniform [1e-5, 1e-2] shared by G and D, beta1 uniform [0, 1),
+    discriminator steps 1..5; beta2 fixed per game (0.9 for WGAN-GP, 0.999 otherwise: F6)."""
+    return parse({
+        "sweep": {"name": f"many-paths-{preset}", "games": list(games), "seeds": [0], "trials": trials, "seed": seed,
+                  "metrics": ["modes", "w2", "kde_log_likelihood"], "objective": "modes", "eval_samples": samples},
+        "base": {"data": {"preset": preset}, "run": {"steps": steps, "checkpoint_every": max(steps // 2, 1)}},
+        "space": {"generator.lr": {"loguniform": [1e-5, 1e-2]}, "generator.beta1": {"uniform": [0.0, 1.0]},
+                  "game.disc_steps": {"int": [1, 5]}},
+        "tie": {"discriminator.lr": "generator.lr", "discriminator.beta1": "generator.beta1"},
+    })
+
+
+def robustness_markdown(preset: str, table: list[dict]) -> str:
+    from gangames.sweep.results import distribution
+
+    lines = [f"**{preset}** ({len(table)} trials)", "",
+             "| game | finished | modes: median [q1, q3] | share with >= 7 modes | W2: median [q1, q3] | hq: median |",
+             "|---|---|---|---|---|---|"]
+    modes = distribution(table, "modes", threshold=7)
+    w2 = distribution(table, "w2")
+    hq = distribution(table, "hq")
+    for game, entry in modes.items():
+        if "median" not in entry:
+            lines.append(f"| {game} | 0/{entry['trials']} | – | 0% | – | – |")
+            continue
+        lines.append(f"| {game} | {entry['finished']}/{entry['trials']} | {entry['median']:.1f} [{entry['q1']:.1f}, "
+                     f"{entry['q3']:.1f}] | {entry['share_at_least']:.0%} | {w2[game]['median']:.3f} "
+                     f"[{w2[game]['q1']:.3f}, {w2[game]['q3']:.3f}] | {hq[game]['median']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def robustness_plot(tables: dict[str, list[dict]], path: Path) -> None:
+    """Every configuration's final modes and W2, per game: sorted curves (the paper's style)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(tables), 2, figsize=(11, 3.6 * len(tables)), squeeze=False)
+    for row, (preset, table) in enumerate(tables.items()):
+        for col, (metric, better) in enumerate((("modes", "higher"), ("w2", "lower"))):
+            ax = axes[row, col]
+            for i, game in enumerate(dict.fromkeys(r["game"] for r in table)):
+                values = [r.get(metric, math.nan) if r["status"] == "finished" else math.nan
+                          for r in table if r["game"] == game]
+                fill = -np.inf if better == "higher" else np.inf
+                ordered = np.sort(np.nan_to_num(np.array(values, dtype=float), nan=fill))
+                ordered = ordered[::-1] if better == "higher" else ordered
+                ax.plot(np.arange(1, len(ordered) + 1), ordered, marker="o", ms=3, color=f"C{i}", label=game)
+            ax.set_xlabel("configurations, best to worst (failed runs last)")
+            ax.set_ylabel(f"{metric} on {preset}")
+            if metric == "w2":
+                ax.set_yscale("log")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
