@@ -10,7 +10,8 @@ from scipy.stats import multivariate_normal
 
 from gangames import build
 from gangames.config import Config
-from gangames.data.synthetic import PRESETS, GaussianMixture, Line, SwissRoll
+from gangames.data.presets import PRESETS
+from gangames.data.synthetic import GaussianMixture, Line, SwissRoll
 
 
 def preset(name, **data):

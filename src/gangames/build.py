@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from gangames.config import Config, PlayerConfig
-from gangames.data.synthetic import PRESETS
+from gangames.data.presets import PRESETS
 from gangames.errors import ConfigError, pick
 from gangames.games.losses import LOSSES
 from gangames.games.penalties import DRAGAN_FORMS, PENALTIES, DraganPenalty, InterpolatePenalty
@@ -23,11 +23,13 @@ from gangames.games.robust import MODES as ROBUST_MODES
 from gangames.games.robust import DefenderRules, RobustGame
 from gangames.games.two_player import Players, TwoPlayerGame
 from gangames.metrics.registry import METRICS
+from gangames.nets.conv import conv_critic, conv_generator
 from gangames.nets.stacked import ACTIVATIONS, StackedLine, init_players, mlp, mlp_critic
 from gangames.optim import OPTIMIZERS, Optimizer, OptimizerSettings
 
-GENERATOR_NETS = ("mlp", "line")
-DISCRIMINATOR_NETS = ("mlp",)
+GENERATOR_NETS = ("mlp", "line", "dcgan")
+DISCRIMINATOR_NETS = ("mlp", "dcgan")
+DEFAULT_WIDTHS = {"mlp": [128, 128, 128], "dcgan": [32, 64], "line": []}
 
 # Keys of independent random streams: a run's players are derive_seed(seed, PLAYERS, p); a player's
 # networks are derive_seed(player_seed, GENERATOR_INIT) and derive_seed(player_seed, DISCRIMINATOR_INIT).
@@ -47,6 +49,7 @@ def _positive(value: int, key: str, minimum: int = 1) -> None:
 def _resolve_player(player: PlayerConfig, role: str, spec_optimizer: OptimizerSettings,
                     default_activation: str, nets: tuple[str, ...]) -> None:
     pick(f"{role}.net", player.net, nets)
+    player.hidden = list(DEFAULT_WIDTHS[player.net]) if player.hidden is None else player.hidden
     player.activation = player.activation or default_activation
     pick(f"{role}.activation", player.activation, ACTIVATIONS)
     player.optimizer = player.optimizer or spec_optimizer.name
@@ -112,12 +115,23 @@ def resolve(config: Config) -> Config:
         _resolve_robust(cfg)
 
     gen, disc = cfg.generator, cfg.discriminator
-    gen.net = gen.net or ("line" if data.preset == "line-d" else "mlp")
-    disc.net = disc.net or "mlp"
+    images = preset.kind == "images"
+    gen.net = gen.net or ("dcgan" if images else "line" if data.preset == "line-d" else "mlp")
+    disc.net = disc.net or ("dcgan" if images else "mlp")
+    for role, player in (("generator", gen), ("discriminator", disc)):
+        if (player.net == "dcgan") != images:
+            need = "image data" if player.net == "dcgan" else "vector data (use dcgan for images)"
+            raise ConfigError(f"{role}.net={player.net!r} needs {need}; data preset {data.preset!r} is not")
+    pick("discriminator.norm", disc.norm, ("none", "layer"))
+    pick("data.split", data.split, ("train", "test"))
+    if data.channels not in (None, 1, 3):
+        raise ConfigError(f"data.channels must be 1 or 3, got {data.channels}")
+    if data.image_size is not None:
+        _positive(data.image_size, "data.image_size", 4)
     _resolve_player(gen, "generator", spec.optimizer, "relu", GENERATOR_NETS)
     _resolve_player(disc, "discriminator", spec.optimizer, "leaky_relu", DISCRIMINATOR_NETS)
     if gen.latent_dim is None:
-        gen.latent_dim = 1 if gen.net == "line" else 2
+        gen.latent_dim = {"line": 1, "dcgan": 64}.get(gen.net, 2)
     _positive(gen.latent_dim, "generator.latent_dim")
     if gen.net == "line" and gen.latent_dim != 1:
         raise ConfigError(f"the affine line generator takes a 1-D latent; got generator.latent_dim={gen.latent_dim}")
@@ -180,11 +194,16 @@ def optimizer_settings(player: PlayerConfig) -> OptimizerSettings:
 def build_players(cfg: Config, data, seeds: list[int], device: str | torch.device = "cpu") -> Players:
     """P = len(seeds) generator/discriminator pairs; pair p is initialised from ``seeds[p]`` alone."""
     count, gen, disc = len(seeds), cfg.generator, cfg.discriminator
-    if gen.net == "line":
+    if gen.net == "dcgan":
+        generator = conv_generator(count, gen.latent_dim, data.shape, gen.hidden, gen.activation, gen.batch_norm)
+    elif gen.net == "line":
         generator = StackedLine(count, data.dim)
     else:
         generator = mlp(count, gen.latent_dim, gen.hidden, data.dim, gen.activation)
-    discriminator = mlp_critic(count, data.dim, disc.hidden, disc.activation)
+    if disc.net == "dcgan":
+        discriminator = conv_critic(count, data.shape, disc.hidden, disc.activation, disc.features, disc.norm)
+    else:
+        discriminator = mlp_critic(count, data.dim, disc.hidden, disc.activation)
     init_players(generator, [derive_seed(s, GENERATOR_INIT) for s in seeds])
     if gen.net == "line" and cfg.data.line_start > 0:
         for p, seed in enumerate(seeds):
@@ -207,7 +226,8 @@ def build_penalty(cfg: Config):
     if game.penalty == "interpolate":
         return InterpolatePenalty(game.penalty_target, game.penalty_guard)
     if game.penalty == "dragan":
-        return DraganPenalty(game.dragan_form, game.dragan_scale, game.penalty_target, game.penalty_guard)
+        bounds = (-1.0, 1.0) if PRESETS[cfg.data.preset].kind == "images" else None
+        return DraganPenalty(game.dragan_form, game.dragan_scale, game.penalty_target, game.penalty_guard, bounds)
     return None
 
 

@@ -366,7 +366,7 @@ def reproduce_many_paths(
 @app.command(name="list")
 def list_():
     """List the games, data presets and metrics."""
-    from gangames.data.synthetic import PRESETS
+    from gangames.data.presets import PRESETS
     from gangames.games.registry import GAMES, N_PLAYER_GAMES
     from gangames.metrics.registry import METRICS
 

@@ -43,6 +43,10 @@ class DataConfig:
     radius: float | None = None  # ring presets only
     dim: int = 10  # line-d only: the ambient dimension d
     line_seed: int = 0  # line-d only: which random line (fixed per experiment, not per run)
+    path: str | None = None  # image-folder, array, idx, cifar10: where the user's files are
+    image_size: int | None = None  # resize images to this side (square); None keeps their size
+    channels: int | None = None  # 1 or 3: convert user images; None keeps theirs
+    split: str = "train"  # train | test: which split of a data set with splits to train on
     line_start: float = 0.0  # line-d only: > 0 starts the model line parallel to the data line at this
     #   distance (papers.md §3(d) for d = 2, where random lines would cross); 0: a random line
 
@@ -51,8 +55,8 @@ class DataConfig:
 class PlayerConfig:
     """One network and its optimiser. ``None`` fields take the game's defaults."""
 
-    net: str | None = None  # mlp; the generator of line-d defaults to the affine line
-    hidden: list[int] = field(default_factory=lambda: [128, 128, 128])
+    net: str | None = None  # mlp | dcgan; the generator of line-d defaults to the affine line (line)
+    hidden: list[int] | None = None  # widths: MLP layers [128, 128, 128]; DCGAN channels per stage [32, 64]
     activation: str | None = None  # relu (generator) / leaky_relu (discriminator)
     optimizer: str | None = None  # adam | rmsprop | sgd
     lr: float | None = None
@@ -63,7 +67,14 @@ class PlayerConfig:
 
 @dataclass
 class GeneratorConfig(PlayerConfig):
-    latent_dim: int | None = None  # 2; 1 for the affine line
+    latent_dim: int | None = None  # 2 (MLP), 64 (DCGAN), 1 (the affine line)
+    batch_norm: bool = True  # DCGAN generator only
+
+
+@dataclass
+class DiscriminatorConfig(PlayerConfig):
+    norm: str = "none"  # DCGAN discriminator: none | layer (never batch norm: it breaks gradient penalties)
+    features: int = 128  # DCGAN discriminator: size of the feature layer (the robust game's encoder output)
 
 
 @dataclass
@@ -128,6 +139,11 @@ class EvalConfig:
     projections: int = 256  # random directions of the sliced Wasserstein distance
     exact_max: int = 2000  # points per side of exact W1/W2 (subsampled above)
     trace_tolerance: float = 1e-4  # a divergence "decreased" when it fell by more than this
+    extractor: str | None = None  # image features: digits-cnn | fashion-cnn | torchscript:PATH | module:pkg.mod:fn
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    pr_k: int = 3  # k of the k-NN manifolds of precision/recall
+    is_splits: int = 10
 
 
 @dataclass
@@ -136,7 +152,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     game: GameConfig = field(default_factory=GameConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
-    discriminator: PlayerConfig = field(default_factory=PlayerConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     auction: AuctionConfig = field(default_factory=AuctionConfig)
     robust: RobustConfig = field(default_factory=RobustConfig)

@@ -79,3 +79,24 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def image_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
+    """Images (n, C, H, W) in [-1, 1] as one uint8 picture (rows x columns tiles, 1-pixel gaps)."""
+    images = np.asarray(images, dtype=np.float32)
+    n, c, h, w = images.shape
+    columns = columns or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / columns))
+    grid = np.ones((c, rows * (h + 1) + 1, columns * (w + 1) + 1), dtype=np.float32)
+    for i, image in enumerate(images):
+        r, col = divmod(i, columns)
+        grid[:, 1 + r * (h + 1):1 + r * (h + 1) + h, 1 + col * (w + 1):1 + col * (w + 1) + w] = (image + 1) / 2
+    pixels = (np.clip(grid, 0, 1) * 255).round().astype(np.uint8)
+    return pixels[0] if c == 1 else pixels.transpose(1, 2, 0)
+
+
+def save_png(path: str | Path, pixels: np.ndarray) -> None:
+    from PIL import Image
+
+    with atomic_open(path, "wb") as handle:
+        Image.fromarray(pixels).save(handle, format="PNG")

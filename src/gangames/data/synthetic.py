@@ -8,14 +8,12 @@ random state can be checkpointed.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from scipy.special import logsumexp
 
-from gangames.config import DataConfig
 from gangames.errors import DataError
 
 
@@ -144,41 +142,3 @@ def random_line(dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     origin = rng.standard_normal(dim)
     direction = rng.standard_normal(dim)
     return origin, direction / np.linalg.norm(direction)
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A named dataset with exact parameters; ``defaults`` fill the data config's ``None`` fields."""
-
-    description: str
-    build: Callable[[DataConfig], object]
-    defaults: dict[str, float]
-
-
-PRESETS: dict[str, Preset] = {
-    "ring8": Preset(
-        "8 Gaussians at angles 2*pi*k/8 on a circle of radius 2, sigma 0.02 (Bid Picture, WGAN-GP toy)",
-        lambda c: GaussianMixture("ring8", ring(8, c.radius), c.sigma),
-        {"sigma": 0.02, "radius": 2.0},
-    ),
-    "ring8-pacgan": Preset(
-        "8 Gaussians on a circle of radius 1, sigma 0.01 (PacGAN's 2-D ring)",
-        lambda c: GaussianMixture("ring8-pacgan", ring(8, c.radius), c.sigma),
-        {"sigma": 0.01, "radius": 1.0},
-    ),
-    "grid25": Preset(
-        "25 Gaussians at {-4,-2,0,2,4}^2, sigma 0.05 (PacGAN's 2-D grid)",
-        lambda c: GaussianMixture("grid25", grid([-4, -2, 0, 2, 4]), c.sigma),
-        {"sigma": 0.05},
-    ),
-    "line-d": Preset(
-        "a random line x = b* + s u*, s ~ N(0,1), in R^d with d = data.dim (Fedus et al.)",
-        lambda c: Line("line-d", *random_line(c.dim, c.line_seed)),
-        {},
-    ),
-    "swissroll": Preset(
-        "2-D Swiss roll t (cos t, sin t) / 5, t uniform in [1.5 pi, 4.5 pi], sigma 0.05",
-        lambda c: SwissRoll("swissroll", c.sigma),
-        {"sigma": 0.05},
-    ),
-}

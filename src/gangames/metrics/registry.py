@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from gangames.config import EvalConfig
+from gangames.data.images import ImageDataset, StackedDataset
 from gangames.data.synthetic import GaussianMixture, Line
 from gangames.errors import ConfigError
 from gangames.metrics.density import kde_log_density
 from gangames.metrics.divergence import js_divergence
+from gangames.metrics.extractors import default_extractor, get_extractor
+from gangames.metrics.images import (frechet_distance, inception_score, kernel_inception_distance, moments,
+                                     precision_recall, stacked_modes)
 from gangames.metrics.line import line_metrics
 from gangames.metrics.mixture import mode_coverage, sample_log_likelihood
 from gangames.metrics.transport import exact_wasserstein, sliced_wasserstein
@@ -28,6 +32,7 @@ class Context:
     reference: np.ndarray  # fresh real samples, (n, *shape)
     data: object
     settings: EvalConfig
+    shared: dict = field(default_factory=dict)  # computed once per evaluation (reference features)
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,10 @@ class Metric:
 
 def data_kinds(data) -> set[str]:
     kinds = {"vectors"} if hasattr(data, "dim") else set()
+    if isinstance(data, (ImageDataset, StackedDataset)):
+        kinds.add("images")
+    if isinstance(data, StackedDataset):
+        kinds.add("stacked")
     if isinstance(data, GaussianMixture):
         kinds.add("mixture")
     if isinstance(data, Line):
@@ -62,6 +71,71 @@ def kde_bandwidth(ctx: Context) -> float:
 def _exact(ctx: Context, p: int) -> float:
     k = ctx.settings.exact_max
     return exact_wasserstein(ctx.samples[:k], ctx.reference[:k], p=p)
+
+
+def _extractor(ctx: Context):
+    if "extractor" not in ctx.shared:
+        ctx.shared["extractor"] = get_extractor(ctx.settings.extractor or default_extractor(ctx.data.name))
+    return ctx.shared["extractor"]
+
+
+def _features(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    """Features of the generated samples and of the reference (computed once, cached on disk)."""
+    extractor = _extractor(ctx)
+    if "reference_features" not in ctx.shared:
+        ctx.shared["reference_features"] = reference_features(ctx, extractor)
+    return extractor.features(ctx.samples), ctx.shared["reference_features"]
+
+
+def reference_features(ctx: Context, extractor) -> np.ndarray:
+    from gangames.io import save_npy
+    from gangames.train.compiled import cache_dir
+
+    key = f"{ctx.data.name}-{getattr(ctx.data, 'split', 'train')}-{len(getattr(ctx.data, 'images', []))}-" \
+          f"{extractor.name.replace('/', '_').replace(':', '_')}-{len(ctx.reference)}-{ctx.settings.seed}"
+    path = cache_dir() / "stats" / f"{key}.npy"
+    if path.exists():
+        cached = np.load(path)
+        if len(cached) == len(ctx.reference):
+            return cached
+    features = extractor.features(ctx.reference)
+    save_npy(path, features.astype(np.float64))
+    return features
+
+
+def _fid(ctx: Context) -> dict[str, float]:
+    fake, real = _features(ctx)
+    return {"fid": frechet_distance(*moments(real), *moments(fake))}
+
+
+def _kid(ctx: Context) -> dict[str, float]:
+    fake, real = _features(ctx)
+    mean, std = kernel_inception_distance(real, fake, ctx.settings.kid_subsets, ctx.settings.kid_subset_size,
+                                          ctx.settings.seed)
+    return {"kid": mean, "kid_std": std}
+
+
+def _precision_recall(ctx: Context) -> dict[str, float]:
+    fake, real = _features(ctx)
+    precision, recall = precision_recall(real, fake, ctx.settings.pr_k)
+    return {"precision": precision, "recall": recall}
+
+
+def _inception_score(ctx: Context) -> dict[str, float]:
+    logits = _extractor(ctx).logits_per_channel(ctx.samples)
+    # Several channels (Stacked data): p(y|x) is the product of the channels' softmaxes.
+    probs = np.exp(logits - logits.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    joint = probs[:, 0]
+    for c in range(1, probs.shape[1]):
+        joint = (joint[:, :, None] * probs[:, c][:, None, :]).reshape(len(joint), -1)
+    mean, std = inception_score(joint, ctx.settings.is_splits)
+    return {"is": mean, "is_std": std}
+
+
+def _stacked(ctx: Context) -> dict[str, float]:
+    labels = _extractor(ctx).logits_per_channel(ctx.samples).argmax(-1)
+    return stacked_modes(labels)
 
 
 def _js(ctx: Context) -> dict[str, float]:
@@ -92,12 +166,24 @@ METRICS: dict[str, Metric] = {
                                                                    c.settings.seed)}),
     "js": Metric("JS divergence between model and data, both smoothed by N(0, h^2 I), h = eval.js_bandwidth (0.1)",
                  "vectors", {"js": "lower"}, _js),
+    "fid": Metric("Fréchet distance of extractor features to fresh real images (float64, eigh form)",
+                  "images", {"fid": "lower"}, _fid),
+    "kid": Metric("kernel inception distance: unbiased MMD^2, cubic polynomial kernel, mean/std over subsets",
+                  "images", {"kid": "lower", "kid_std": "lower"}, _kid),
+    "precision_recall": Metric("k-NN manifold precision and recall in feature space (Kynkaanniemi et al., k = eval.pr_k)",
+                               "images", {"precision": "higher", "recall": "higher"}, _precision_recall),
+    "inception_score": Metric("classifier Inception Score exp E KL(p(y|x) || p(y)) with the extractor's classes",
+                              "images", {"is": "higher", "is_std": "lower"}, _inception_score),
+    "stacked_modes": Metric("Stacked Fashion-MNIST: modes covered of 1000 and KL(mode histogram || uniform)",
+                            "stacked", {"stacked_modes": "higher", "stacked_kl": "lower"}, _stacked),
     "line": Metric("line-d: angle (degrees) and offset to the data line, W1 along it, solved (angle < 1, offset < 0.05)",
                    "line", {"angle": "lower", "offset": "lower", "line_w1": "lower", "solved": "higher"},
                    lambda c: line_metrics(c.samples, c.data.origin, c.data.direction, c.reference)),
 }
 
 DEFAULTS = {
+    "stacked": ["stacked_modes", "fid", "kid", "precision_recall"],
+    "images": ["fid", "kid", "precision_recall", "inception_score"],
     "mixture": ["modes", "log_likelihood", "kde_log_likelihood", "w2", "js"],
     "line": ["line", "w2", "js"],
     "vectors": ["w1", "w2", "sliced_w2", "kde_log_likelihood"],
@@ -109,7 +195,7 @@ DIVERGENCES = ("js", "w1", "w2", "sliced_w2")
 
 def default_metrics(data) -> list[str]:
     kinds = data_kinds(data)
-    for kind in ("mixture", "line", "vectors"):
+    for kind in ("stacked", "images", "mixture", "line", "vectors"):
         if kind in kinds:
             return list(DEFAULTS[kind])
     return []
@@ -124,7 +210,8 @@ def check_metrics(names: list[str], data, preset: str) -> list[str]:
         needs = METRICS[name].applies
         if needs not in kinds:
             what = {"mixture": "a Gaussian mixture with known modes", "line": "the line-d data",
-                    "vectors": "vector-valued data"}[needs]
+                    "vectors": "vector-valued data", "images": "image data",
+                    "stacked": "Stacked Fashion-MNIST"}[needs]
             raise ConfigError(f"metric {name!r} needs {what}; data preset {preset!r} is not")
     return list(names) or default_metrics(data)
 
@@ -157,7 +244,8 @@ def combine_players(per_player: list[dict[str, float]]) -> dict:
     return out
 
 
-def evaluate(samples: np.ndarray, reference: np.ndarray, data, names: list[str], settings: EvalConfig) -> dict:
+def evaluate(samples, reference, data, names: list[str], settings: EvalConfig) -> dict:
     """Evaluate samples of shape (P, n, *shape) against fresh real ``reference`` samples (n, *shape)."""
-    per_player = [evaluate_player(Context(s, reference, data, settings), names) for s in samples]
+    shared: dict = {}
+    per_player = [evaluate_player(Context(s, reference, data, settings, shared), names) for s in samples]
     return combine_players(per_player)

@@ -20,6 +20,7 @@ import torch
 from gangames import build
 from gangames.config import Config
 from gangames.errors import DivergedError, GanGamesError
+from gangames.io import image_grid, save_png
 from gangames.train import checkpoint
 from gangames.train.compiled import GuardedCompile, compile_function
 from gangames.train.evaluation import Evaluator
@@ -228,8 +229,13 @@ class Trainer:
 
     @torch.no_grad()
     def snapshot(self) -> None:
+        """Samples from fixed latents: .npy always; for images also a PNG grid per player."""
         samples = self.game.sample(self.snapshot_latent).cpu().numpy().astype(np.float32)
         self.run_dir.save_samples(self.step, samples[0] if samples.shape[0] == 1 else samples)
+        if samples.ndim == 5:
+            for player, images in enumerate(samples):
+                suffix = "" if len(samples) == 1 else f"-player{player}"
+                save_png(self.run_dir.samples_dir / f"step-{self.step:08d}{suffix}.png", image_grid(images[:64]))
 
     def _finish_info(self, info: dict, status: str, start: float, first_step: int, compile_seconds: float) -> None:
         seconds = time.perf_counter() - start - compile_seconds
