@@ -1,24 +1,31 @@
-"""Training steps per second of the gangames trainer against a plain reference loop, same process.
+"""Training speed of the gangames trainer against plain reference loops, all measured in one process.
 
 The reference is each game written the usual way (``gangames.reference``: nn.Sequential players,
 torch.optim, backward()), with the same networks, batch and data. Measurements are interleaved
-(reference, ours, reference, ours, ...) and the median of the repeats is reported, so that a
-change in the machine's load hits both sides alike.
+(reference, ours, ...) and the median of the repeats is reported, so that a change in the machine's
+load hits both sides alike. Compilation time is excluded from every rate and printed separately.
 
-    python benchmarks/step_rate.py                      # every two-player game, eager
-    python benchmarks/step_rate.py --compile            # also the compiled trainer
-    python benchmarks/step_rate.py --games ns,wgan-gp --seconds 3 --repeats 5
+    python benchmarks/step_rate.py                       # all sections, eager and compiled
+    python benchmarks/step_rate.py --sections games --games ns,wgan-gp --seconds 3 --repeats 5
+    python benchmarks/step_rate.py --device cuda         # the same on a GPU, when there is one
+
+Sections: machine (matrix-multiply rate), games (two-player games vs the reference), auction
+(N players vs N pairs in a loop, and vs one pair), images (DCGAN images/s), memory (peak RSS).
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import resource
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
 
 from gangames import build
 from gangames.config import Config, apply_overrides
@@ -26,31 +33,75 @@ from gangames.games.registry import GAMES
 from gangames.reference import ReferenceGame, plain_copy
 from gangames.train.trainer import Trainer
 
-
-def resolved(game: str, batch: int) -> Config:
-    return build.resolve(apply_overrides(Config(), [f"game.name={game}", f"data.batch_size={batch}", "run.progress=false"]))
+TWO_PLAYER = [g for g in GAMES if g != "robust-w"] + ["robust-w"]
 
 
-def reference_pairs(cfg: Config, count: int) -> list:
-    """``count`` pairs written the usual way, with the players' initial weights."""
+def resolved(game: str, batch: int, device: str = "cpu", extra: list[str] | None = None) -> Config:
+    return build.resolve(apply_overrides(Config(), [f"game.name={game}", f"data.batch_size={batch}",
+                                                    "run.progress=false", f"run.device={device}", *(extra or [])]))
+
+
+# -- the machine -----------------------------------------------------------------------------------
+def matmul_rate(device: str, seconds: float = 1.0) -> float:
+    """GFLOP/s of float32 matrix products at the shapes of the MLP players and a large square one."""
+    best = 0.0
+    for shape in ((8, 256, 128, 128), (1, 2048, 128, 128), (1, 1024, 1024, 1024)):
+        p, m, k, n = shape
+        a, b = torch.randn(p, m, k, device=device), torch.randn(p, k, n, device=device)
+        torch.bmm(a, b)
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds / 3:
+            torch.bmm(a, b)
+            count += 1
+        if device == "cuda":
+            torch.cuda.synchronize()
+        best = max(best, 2 * p * m * k * n * count / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+class CountFlops(TorchDispatchMode):
+    """Adds up torch's FLOP formulas (matrix products, convolutions) of every op that runs, the
+    backward passes included. (torch's FlopCounterMode installs module hooks that the gradient
+    penalties' autograd.grad calls do not support.)"""
+
+    total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = flop_registry.get(func._overloadpacket)
+        if formula is not None:
+            self.total += formula(*args, **kwargs, out_val=out)
+        return out
+
+
+def flops_per_step(cfg: Config) -> float:
+    """Floating-point operations of one eager training step."""
     data = build.build_data(cfg)
-    players = build.build_players(cfg, data, list(range(count)))
-    g, d, game = cfg.generator, cfg.discriminator, cfg.game
-    return [ReferenceGame(plain_copy(players.generator, p), plain_copy(players.discriminator, p), game.loss,
-                          game.penalty, game.penalty_weight, game.disc_steps, game.clip,
-                          (g.optimizer, g.lr, g.beta1, g.beta2), (d.optimizer, d.lr, d.beta1, d.beta2),
-                          game.dragan_scale) for p in range(count)]
+    game = build.build_game_for(cfg, data, cfg.run.device)
+    rng = torch.Generator(device=cfg.run.device).manual_seed(0)
+    inputs = game.draw(data, cfg.data.batch_size, rng, 1_000_000)
+    with CountFlops() as counter:
+        game.step(inputs)
+    return float(counter.total)
 
 
+# -- rates -----------------------------------------------------------------------------------------
 def reference_rate(cfg: Config, steps: int, pairs: int = 1) -> float:
     """Rounds/s of ``pairs`` reference pairs trained one after another in a plain eager loop."""
+    device = cfg.run.device
     data = build.build_data(cfg)
-    refs = reference_pairs(cfg, pairs)
-    centres = torch.as_tensor(data.centres, dtype=torch.float32)
-    batch, k, penalty = cfg.data.batch_size, cfg.game.disc_steps, cfg.game.penalty
+    players = build.build_players(cfg, data, list(range(pairs)), device)
+    g, d, game = cfg.generator, cfg.discriminator, cfg.game
+    refs = [ReferenceGame(plain_copy(players.generator, p), plain_copy(players.discriminator, p), game.loss,
+                          game.penalty, game.penalty_weight, game.disc_steps, game.clip,
+                          (g.optimizer, g.lr, g.beta1, g.beta2), (d.optimizer, d.lr, d.beta1, d.beta2),
+                          game.dragan_scale) for p in range(pairs)]
+    centres = torch.as_tensor(data.centres, dtype=torch.float32, device=device)
+    batch, k, penalty = cfg.data.batch_size, game.disc_steps, game.penalty
 
     def real_batch():
-        return centres[torch.randint(len(centres), (batch,))] + data.sigma * torch.randn(batch, 2)
+        return centres[torch.randint(len(centres), (batch,), device=device)] + data.sigma * torch.randn(batch, 2, device=device)
 
     start = time.perf_counter()
     for _ in range(steps):
@@ -58,99 +109,157 @@ def reference_rate(cfg: Config, steps: int, pairs: int = 1) -> float:
             real = torch.stack([real_batch() for _ in range(k)])
             noise = {}
             if penalty == "interpolate":
-                noise = {"epsilon": torch.rand(k, batch, 1)}
+                noise = {"epsilon": torch.rand(k, batch, 1, device=device)}
             elif penalty == "dragan":
-                noise = {"uniform": torch.rand(k, batch, 2), "alpha": torch.rand(k, batch, 1)}
-            ref.step(real, torch.randn(k, batch, 2), torch.randn(batch, 2), noise)
+                noise = {"uniform": torch.rand(k, batch, 2, device=device), "alpha": torch.rand(k, batch, 1, device=device)}
+            ref.step(real, torch.randn(k, batch, 2, device=device), torch.randn(batch, 2, device=device), noise)
+    if device == "cuda":
+        torch.cuda.synchronize()
     return steps / (time.perf_counter() - start)
 
 
-def trainer_rate(cfg: Config, steps: int, compile_: bool, workdir: Path) -> tuple[float, float]:
-    cfg = apply_overrides(cfg, [f"run.steps={steps}", f"run.compile={str(compile_).lower()}",
-                                f"run.checkpoint_every={steps}", f"run.snapshot_every={steps}"])
-    result = Trainer(cfg, Path(tempfile.mkdtemp(dir=workdir))).run()
-    return result.steps_per_second, result.compile_seconds
+class TimedTrainer:
+    """One trainer, run in slices of ``steps``: each ``rate()`` continues it and returns the steps/s
+    of that slice, as the trainer itself reports it (logging included, compilation excluded). The
+    first slice (``warm``) compiles; its seconds are kept in ``compile_seconds``."""
+
+    def __init__(self, cfg: Config, compile_: bool, workdir: Path, warm: int = 3):
+        cfg = apply_overrides(cfg, [f"run.steps={warm}", f"run.compile={str(compile_).lower()}",
+                                    "run.checkpoint_every=1000000000", "run.snapshot_every=1000000000", "eval.every=0"])
+        self.trainer = Trainer(cfg, Path(tempfile.mkdtemp(dir=workdir)))
+        self.compile_seconds = self.trainer.run().compile_seconds
+
+    def rate(self, steps: int) -> float:
+        self.trainer.cfg.run.steps = self.trainer.step + steps
+        return self.trainer.run().steps_per_second
 
 
-def auction_table(args, workdir: Path) -> None:
-    """The auction game with N players (one stacked computation) against N pairs in a plain loop."""
+def interleaved(measure: dict, repeats: int) -> dict[str, float]:
+    samples: dict[str, list[float]] = {k: [] for k in measure}
+    for _ in range(repeats):
+        for name, fn in measure.items():
+            samples[name].append(fn())
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+# -- sections --------------------------------------------------------------------------------------
+def games_section(args, workdir: Path, peak: float) -> None:
+    print(f"\ntwo-player games on ring8, batch {args.batch} (steps/s; % of the matrix-multiply rate for compiled)")
+    print(f"{'game':<10} {'reference':>10} {'eager':>8} {'ratio':>6} {'compiled':>9} {'ratio':>6} {'compile s':>10} "
+          f"{'MFLOP/step':>11} {'% of rate':>10}")
+    for game in args.games.split(","):
+        cfg = resolved(game, args.batch, args.device)
+        flops = flops_per_step(cfg)
+        if game == "robust-w":  # the reference has no defenders: compare against ours only
+            cfg = apply_overrides(cfg, ["robust.warmup=0"])
+        steps = max(20, int(reference_rate(cfg, 5) * args.seconds))
+        eager, compiled = TimedTrainer(cfg, False, workdir), TimedTrainer(cfg, True, workdir)
+        compile_s = compiled.compile_seconds
+        rates = interleaved({
+            "reference": lambda: reference_rate(cfg, steps),
+            "eager": lambda: eager.rate(steps),
+            "compiled": lambda: compiled.rate(steps),
+        }, args.repeats)
+        r, e, c = rates["reference"], rates["eager"], rates["compiled"]
+        note = " *" if game == "robust-w" else ""
+        print(f"{game:<10} {r:>10.0f} {e:>8.0f} {e / r:>6.2f} {c:>9.0f} {c / r:>6.2f} {compile_s:>10.1f} "
+              f"{flops / 1e6:>11.1f} {100 * flops * c / (peak * 1e9):>9.0f}%{note}", flush=True)
+    if "robust-w" in args.games:
+        print("* robust-w: the reference column is WGAN-GP's plain loop (the reference has no defenders)")
+
+
+def auction_section(args, workdir: Path, peak: float) -> None:
     n = args.players
-    print(f"\nauction, N = {n} {args.auction_game} players, auction every 100 steps (rounds/s: one step of all N)")
-    header = f"{'game':<18} {'N pairs, loop':>14} {'ours eager':>11} {'ratio':>6}"
-    if args.compile:
-        header += f" {'ours compiled':>14} {'ratio':>6} {'compile s':>10}"
-    print(header + f" {'1 pair, ours':>13} {'N/1 time':>9}")
-    cfg = build.resolve(apply_overrides(Config(), [
-        "game.name=auction", f"auction.players={n}", f"auction.player_game={args.auction_game}",
-        f"data.batch_size={args.batch}", "run.progress=false"]))
-    single = resolved(args.auction_game, args.batch)
+    cfg = resolved("auction", args.batch, args.device, [f"auction.players={n}", f"auction.player_game={args.auction_game}"])
+    single = resolved(args.auction_game, args.batch, args.device)
     steps = max(20, int(reference_rate(cfg, 3, n) * args.seconds))
-    loop, eager, compiled, one, compile_s = [], [], [], [], 0.0
-    for _ in range(args.repeats):
-        loop.append(reference_rate(cfg, steps, n))
-        eager.append(trainer_rate(cfg, steps, False, workdir)[0])
-        if args.compile:
-            rate, seconds = trainer_rate(cfg, steps, True, workdir)
-            compiled.append(rate)
-            compile_s = max(compile_s, seconds)
-            one.append(trainer_rate(single, steps * n, True, workdir)[0])
-        else:
-            one.append(trainer_rate(single, steps * n, False, workdir)[0])
-    r, e, o = statistics.median(loop), statistics.median(eager), statistics.median(one)
-    best = statistics.median(compiled) if args.compile else e
-    line = f"{'auction N=' + str(n):<18} {r:>14.1f} {e:>11.1f} {e / r:>6.2f}"
-    if args.compile:
-        line += f" {best:>14.1f} {best / r:>6.2f} {compile_s:>10.1f}"
-    print(line + f" {o:>13.1f} {o / best:>9.2f}")
+    eager, compiled, one = (TimedTrainer(cfg, False, workdir), TimedTrainer(cfg, True, workdir),
+                            TimedTrainer(single, True, workdir))
+    compile_s = compiled.compile_seconds
+    rates = interleaved({
+        "loop": lambda: reference_rate(cfg, steps, n),
+        "eager": lambda: eager.rate(steps),
+        "compiled": lambda: compiled.rate(steps),
+        "single": lambda: one.rate(steps * n),
+    }, args.repeats)
+    flops = flops_per_step(cfg)
+    print(f"\nauction game, N = {n} {args.auction_game} pairs, auction every 100 steps (rounds/s: one step of all N)")
+    print(f"{'N pairs, plain loop':>20} {'ours eager':>11} {'ratio':>6} {'ours compiled':>14} {'ratio':>6} "
+          f"{'1 pair compiled':>16} {'N/1 time':>9} {'% of rate':>10} {'compile s':>10}")
+    print(f"{rates['loop']:>20.1f} {rates['eager']:>11.1f} {rates['eager'] / rates['loop']:>6.2f} "
+          f"{rates['compiled']:>14.1f} {rates['compiled'] / rates['loop']:>6.2f} {rates['single']:>16.1f} "
+          f"{rates['single'] / rates['compiled']:>9.2f} {100 * flops * rates['compiled'] / (peak * 1e9):>9.0f}% "
+          f"{compile_s:>10.1f}", flush=True)
+
+
+def images_section(args, workdir: Path) -> None:
+    print(f"\nDCGAN players, NS-GAN, batch 64 (images/s = steps/s x 64)")
+    print(f"{'data':<16} {'eager':>10} {'compiled':>10} {'ratio':>6} {'compile s':>10}")
+    for preset in ("digits", "fashion-mnist"):
+        cfg = resolved("ns", 64, args.device, [f"data.preset={preset}"])
+        eager, compiled = TimedTrainer(cfg, False, workdir), TimedTrainer(cfg, True, workdir)
+        compile_s = compiled.compile_seconds
+        steps = 30 if preset == "fashion-mnist" else 100
+        rates = interleaved({"eager": lambda: eager.rate(steps), "compiled": lambda: compiled.rate(steps)},
+                            args.repeats)
+        print(f"{preset:<16} {64 * rates['eager']:>10.0f} {64 * rates['compiled']:>10.0f} "
+              f"{rates['compiled'] / rates['eager']:>6.2f} {compile_s:>10.1f}", flush=True)
+
+
+def _peak_rss(overrides: list[str], queue) -> None:
+    cfg = apply_overrides(Config(), ["run.progress=false", "run.steps=300", *overrides])
+    Trainer(cfg, Path(tempfile.mkdtemp()) / "run").run()
+    queue.put(peak_rss_mib())
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set (VmHWM; unlike ru_maxrss it is not inherited across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def memory_section(args) -> None:
+    print("\npeak resident memory of a whole training process (300 steps, fresh process, MiB)")
+    context = multiprocessing.get_context("spawn")
+    for label, overrides in (("ns on ring8", ["game.name=ns"]),
+                             ("auction N=8 on ring8", ["game.name=auction", "auction.players=8"])):
+        queue = context.Queue()
+        process = context.Process(target=_peak_rss, args=([*overrides, f"run.device={args.device}"], queue))
+        process.start()
+        process.join()
+        print(f"{label:<24} {queue.get():>8.0f}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--games", default=",".join(GAMES))
+    parser.add_argument("--sections", default="machine,games,auction,images,memory")
+    parser.add_argument("--games", default=",".join(TWO_PLAYER))
     parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--seconds", type=float, default=2.0, help="approximate length of one measurement")
+    parser.add_argument("--seconds", type=float, default=3.0, help="approximate length of one measurement")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--compile", action="store_true", help="also time the compiled trainer")
     parser.add_argument("--players", type=int, default=8, help="N of the auction benchmark")
     parser.add_argument("--auction-game", default="ns", help="the game each auction pair plays")
-    parser.add_argument("--no-two-player", action="store_true", help="skip the two-player table")
-    parser.add_argument("--no-auction", action="store_true", help="skip the auction table")
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, ring8; "
-          f"median of {args.repeats} interleaved repeats\n")
-    header = f"{'game':<10} {'reference':>10} {'ours eager':>11} {'ratio':>6}"
-    if args.compile:
-        header += f" {'ours compiled':>14} {'ratio':>6} {'compile s':>10}"
+    sections = args.sections.split(",")
+    name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"torch {torch.__version__} on {name}; median of {args.repeats} interleaved repeats")
+    peak = matmul_rate(args.device)
+    print(f"matrix-multiply rate (float32, best of the players' shapes and 1024^3): {peak:.0f} GFLOP/s")
     with tempfile.TemporaryDirectory() as tmp:
-        if not args.no_two_player:
-            two_player_table(args, Path(tmp), header)
-        if not args.no_auction:
-            auction_table(args, Path(tmp))
-
-
-def two_player_table(args, tmp: Path, header: str) -> None:
-    print(header + "   (steps/s)")
-    for game in args.games.split(","):
-        cfg = resolved(game, args.batch)
-        probe = reference_rate(cfg, 5)
-        steps = max(20, int(probe * args.seconds))
-        ref, eager, compiled, compile_s = [], [], [], 0.0
-        for _ in range(args.repeats):
-            ref.append(reference_rate(cfg, steps))
-            eager.append(trainer_rate(cfg, steps, False, tmp)[0])
-            if args.compile:
-                rate, seconds = trainer_rate(cfg, steps, True, tmp)
-                compiled.append(rate)
-                compile_s = max(compile_s, seconds)
-        r, e = statistics.median(ref), statistics.median(eager)
-        line = f"{game:<10} {r:>10.0f} {e:>11.0f} {e / r:>6.2f}"
-        if args.compile:
-            c = statistics.median(compiled)
-            line += f" {c:>14.0f} {c / r:>6.2f} {compile_s:>10.1f}"
-        print(line, flush=True)
+        if "games" in sections:
+            games_section(args, Path(tmp), peak)
+        if "auction" in sections:
+            auction_section(args, Path(tmp), peak)
+        if "images" in sections:
+            images_section(args, Path(tmp))
+    if "memory" in sections:
+        memory_section(args)
 
 
 if __name__ == "__main__":

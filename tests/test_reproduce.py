@@ -64,15 +64,17 @@ def test_robust_w_at_toy_size(tmp_path):
 
 
 def test_many_paths_at_toy_size(tmp_path):
-    tasks = many_paths.line_plan(tmp_path, dims=(2, 10), seeds=1, steps={2: 40, 10: 40}, games=("ns", "wgan-gp"),
+    tasks = many_paths.line_plan(tmp_path, dims=(2, 10), seeds=3, steps={2: 40, 10: 40}, games=("ns", "wgan-gp"),
                                  compile_=False)
+    assert len(tasks) == 4  # the 3 seeds of a game train as one stacked run
     table = many_paths.line_summary(run_many(tasks, workers=2))
     assert set(table) == {"d2", "d10"} and set(table["d2"]) == {"ns", "wgan-gp"}
-    run = table["d10"]["ns"][0]
+    assert len(table["d10"]["ns"]) == 3
+    run = table["d10"]["ns"][1]
     assert run["trace"]["step"] == [2 * i for i in range(1, 21)] and len(run["trace"]["js"]) == 20
     assert 0 <= run["js_fell"] <= 1
     text = many_paths.line_markdown(table)
-    assert re.search(r"\| 2 \| [01]/1 \| [01]/1 \|", text) and re.search(r"\| 10 \| [01]/1 \| [01]/1 \|", text)
+    assert re.search(r"\| 2 \| [0-3]/3 \| [0-3]/3 \|", text) and re.search(r"\| 10 \| [0-3]/3 \| [0-3]/3 \|", text)
 
 
 def test_the_two_dimensional_line_starts_parallel_at_distance_two():

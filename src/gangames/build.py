@@ -27,6 +27,7 @@ from gangames.nets.conv import conv_critic, conv_generator
 from gangames.nets.stacked import ACTIVATIONS, StackedLine, init_players, mlp, mlp_critic
 from gangames.optim import OPTIMIZERS, Optimizer, OptimizerSettings
 
+COMPILE_FROM_STEPS = 5000
 GENERATOR_NETS = ("mlp", "line", "dcgan")
 DISCRIMINATOR_NETS = ("mlp", "dcgan")
 DEFAULT_WIDTHS = {"mlp": [128, 128, 128], "dcgan": [32, 64], "line": []}
@@ -73,6 +74,8 @@ def resolve(config: Config) -> Config:
     for key in ("steps", "log_every", "snapshot_every", "snapshot_size", "checkpoint_every", "keep_checkpoints"):
         _positive(getattr(run, key), f"run.{key}")
     _positive(run.threads, "run.threads", 0)
+    if run.compile is None:  # compiling costs 5-40 s on a CPU: worth it for long runs only
+        run.compile = run.steps >= COMPILE_FROM_STEPS
     _positive(cfg.eval.every, "eval.every", 0)
     _positive(cfg.eval.samples, "eval.samples", 2)
     _positive(cfg.eval.projections, "eval.projections")

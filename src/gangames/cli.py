@@ -363,6 +363,88 @@ def reproduce_many_paths(
     console.print(f"wrote the tables and plots into {out}")
 
 
+@app.command()
+@reports_errors
+def compare(
+    data: Annotated[str, typer.Option(help="Data preset (see `gangames list`).")] = "ring8",
+    games: Annotated[str, typer.Option(help="Comma-separated games.")] = "ns,wgan-gp,gan-gp,dragan-ns,robust-w,auction",
+    seeds: Annotated[int, typer.Option(help="Seeds per game.")] = 2,
+    steps: Annotated[Optional[int], typer.Option(help="Training steps of every run.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the runs and report.html.")] = Path("runs/compare"),
+    config: Annotated[Optional[Path], typer.Option(help="A TOML config shared by every run.")] = None,
+    set_: Set = None,
+    workers: Workers = None,
+    compile_: Annotated[Optional[bool], typer.Option("--compile/--no-compile")] = None,
+):
+    """Train every game on the same data and seeds (in parallel), then write one HTML report."""
+    from gangames import build
+    from gangames.data.presets import PRESETS
+    from gangames.report.collect import find_runs
+    from gangames.report.html import write_report
+    from gangames.runner import Task, run_many
+
+    names = [g.strip() for g in games.split(",") if g.strip()]
+    base = config_io.load(config) if config else config_io.Config()
+    images = PRESETS.get(data) is not None and PRESETS[data].kind == "images"
+    tasks = []
+    for name in names:
+        for seed in range(seeds):
+            settings = {"game.name": name, "data.preset": data, "run.seed": seed, "run.progress": False,
+                        "run.steps": steps, "run.compile": compile_}
+            cfg = build_config(None, settings, set_)
+            cfg = config_io.from_dict(config_io.to_dict(cfg), base) if config else cfg
+            cfg = config_io.apply_overrides(cfg, set_ or [])
+            if not images and cfg.eval.every == 0:  # curves of the metrics for vector data (cheap)
+                cfg.eval.every = max(cfg.run.steps // 10, 1)
+                cfg.eval.samples = min(cfg.eval.samples, 1000)
+            build.resolve(cfg)  # fail on a bad name before starting anything
+            tasks.append(Task(f"{name}/seed{seed}", cfg, out / name / f"seed{seed}"))
+    # The slowest runs first, so that the workers finish together.
+    tasks.sort(key=lambda t: -run_cost(build.resolve(t.cfg)))
+    console.print(f"{len(tasks)} runs into {out}")
+    outcomes = run_many(tasks, workers, on_done=_report_outcome)
+    failed = [o for o in outcomes if o.status != "finished"]
+    report = write_report(find_runs([o.out for o in outcomes if (o.out / "config.toml").exists()]), out / "report.html",
+                          f"{', '.join(names)} on {data}")
+    if failed:
+        errors.print(f"{len(failed)} runs did not finish: {', '.join(o.name for o in failed)}")
+    console.print(f"report: {report.resolve()}", highlight=False, soft_wrap=True, markup=False)
+
+
+def run_cost(cfg) -> float:
+    """A rough relative cost of a run: network passes per step times steps."""
+    from gangames import build
+
+    passes = cfg.game.disc_steps * (1 + (cfg.robust.steps if cfg.game.name == "robust-w" else 0))
+    passes *= 2 if cfg.game.penalty != "none" else 1
+    return cfg.run.steps * (passes + 1) * build.player_count(cfg)
+
+
+@app.command()
+@reports_errors
+def report(
+    sources: Annotated[list[Path], typer.Argument(help="Run folders (or folders of runs), or a sweep's study.db.")],
+    out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
+    title: Annotated[str, typer.Option(help="The page title.")] = "gangames report",
+):
+    """Write one self-contained HTML report from existing runs or sweeps."""
+    from gangames.report.collect import find_runs
+    from gangames.report.html import write_report
+    from gangames.sweep.results import load_study, rows
+
+    run_paths, sweep_tables = [], {}
+    for source in sources:
+        if source.suffix == ".db":
+            study = load_study(source)
+            table = rows(study)
+            sweep_tables[study.study_name] = table
+            run_paths += [Path(r["run"]) for r in table if r.get("run") and Path(r["run"]).joinpath("config.toml").exists()]
+        else:
+            run_paths.append(source)
+    path = write_report(find_runs(run_paths), out, title, sweep_tables)
+    console.print(f"report: {path.resolve()}", highlight=False, soft_wrap=True, markup=False)
+
+
 @app.command(name="list")
 def list_():
     """List the games, data presets and metrics."""

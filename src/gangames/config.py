@@ -30,7 +30,7 @@ class RunConfig:
     checkpoint_every: int = 500
     keep_checkpoints: int = 2  # newest checkpoints kept; older ones are deleted
     device: str = "cpu"
-    compile: bool = False  # torch.compile the whole game step (see docs/speed.md)
+    compile: bool | None = None  # torch.compile the game step; None: only runs of >= 5000 steps (docs/speed.md)
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
     progress: bool = True
 

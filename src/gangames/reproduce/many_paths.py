@@ -35,37 +35,51 @@ LINE_COMMON = ["data.preset=line-d", "discriminator.hidden=[64, 64]", "discrimin
 
 def line_plan(out: Path, dims, seeds: int, steps: dict[int, int], games=LINE_GAMES, compile_: bool = True,
               overrides: list[str] | None = None) -> list[Task]:
+    """One run per dimension and game, whose ``seeds`` independent pairs (own initialisation, own
+    minibatches, same data line) train as one stacked computation: the `independent` game."""
     tasks = []
     for d in dims:
         n = steps[d]
         for game in games:
-            for seed in range(seeds):
-                cfg = apply_overrides(Config(), [
-                    f"game.name={game}", f"data.dim={d}", f"data.line_seed={seed}",
-                    f"data.line_start={2.0 if d == 2 else 0.0}", f"run.steps={n}", f"run.seed={seed}",
-                    "run.progress=false", f"run.compile={'true' if compile_ else 'false'}",
-                    f"run.checkpoint_every={max(n // 4, 1)}", f"eval.every={max(n // 20, 1)}",
-                    *LINE_COMMON, *(overrides or [])])
-                tasks.append(Task(f"d{d}/{game}/seed{seed}", cfg, out / "line" / f"d{d}" / game / f"seed{seed}",
-                                  ["line", "js", "w2"], eval_samples=1000))
+            cfg = apply_overrides(Config(), [
+                "game.name=independent", f"auction.player_game={game}", f"auction.players={seeds}",
+                f"data.dim={d}", f"data.line_start={2.0 if d == 2 else 0.0}", f"run.steps={n}",
+                "run.progress=false", f"run.compile={'true' if compile_ else 'false'}",
+                f"run.checkpoint_every={max(n // 4, 1)}", f"eval.every={max(n // 20, 1)}",
+                *LINE_COMMON, *(overrides or [])])
+            tasks.append(Task(f"d{d}/{game}", cfg, out / "line" / f"d{d}" / game, ["line", "js", "w2"],
+                              eval_samples=1000))
     return tasks
 
 
+def _per_player(metrics: dict, key: str, players: int) -> list[float]:
+    value = metrics.get(f"{key}/players", metrics.get(key))
+    return list(value) if isinstance(value, list) else [value] * players
+
+
 def line_summary(outcomes: list[Outcome], tolerance: float = 1e-4) -> dict:
-    """Per dimension and game: share of seeds solved, and how the divergences moved on the way."""
+    """Per dimension and game: which pairs (seeds) solved the line, and how the divergences moved."""
     table: dict = {}
     for o in outcomes:
-        dim, game, _ = o.name.split("/")
-        rows = [r for r in read_jsonl(Path(o.out) / "metrics.jsonl") if "eval" in r] if o.status == "finished" else []
-        final = (o.eval or {}).get("metrics", {})
-        js = [r["eval"]["js"] for r in rows]
-        w2 = [r["eval"]["w2"] for r in rows]
+        dim, game = o.name.split("/")
         entry = table.setdefault(dim, {}).setdefault(game, [])
-        entry.append({"status": o.status, "solved": bool(final.get("solved", 0.0)), "angle": final.get("angle", math.nan),
-                      "offset": final.get("offset", math.nan), "js_fell": decrease_fraction(js, tolerance),
-                      "w2_fell": decrease_fraction(w2, tolerance), "js_first": js[0] if js else math.nan,
-                      "js_last": js[-1] if js else math.nan, "trace": {"step": [r["step"] for r in rows], "js": js,
-                                                                       "w2": w2, "angle": [r["eval"]["angle"] for r in rows]}})
+        if o.status != "finished" or not o.eval:
+            entry.append({"status": o.status, "solved": False, "angle": math.nan, "offset": math.nan,
+                          "js_fell": math.nan, "w2_fell": math.nan, "js_first": math.nan, "js_last": math.nan,
+                          "trace": {}})
+            continue
+        players = o.eval["players"]
+        rows = [r for r in read_jsonl(Path(o.out) / "metrics.jsonl") if "eval" in r]
+        final = o.eval["metrics"]
+        solved, angle, offset = (_per_player(final, k, players) for k in ("solved", "angle", "offset"))
+        for p in range(players):
+            js = [_per_player(r["eval"], "js", players)[p] for r in rows]
+            w2 = [_per_player(r["eval"], "w2", players)[p] for r in rows]
+            entry.append({"status": o.status, "solved": bool(solved[p]), "angle": angle[p], "offset": offset[p],
+                          "js_fell": decrease_fraction(js, tolerance), "w2_fell": decrease_fraction(w2, tolerance),
+                          "js_first": js[0] if js else math.nan, "js_last": js[-1] if js else math.nan,
+                          "trace": {"step": [r["step"] for r in rows], "js": js, "w2": w2,
+                                    "angle": [_per_player(r["eval"], "angle", players)[p] for r in rows]}})
     return table
 
 

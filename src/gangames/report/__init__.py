@@ -1,0 +1,1 @@
+"""Reports: figures and one self-contained HTML page from runs and sweeps."""

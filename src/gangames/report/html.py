@@ -1,0 +1,188 @@
+"""One self-contained HTML page (images embedded, no network) from finished runs or a sweep."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gangames import __version__, build
+from gangames.io import write_text
+from gangames.report import plots
+from gangames.report.collect import Group, Run, group, metric_summary
+
+STYLE = """
+body{font:15px/1.5 system-ui,-apple-system,Segoe UI,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
+main{max-width:1280px;margin:auto;padding:24px 32px 60px}
+h1{font-size:26px;margin:8px 0 4px}h2{font-size:20px;margin:36px 0 10px;border-bottom:1px solid #dde1e8;padding-bottom:4px}
+h3{font-size:16px;margin:22px 0 6px}.meta{color:#5a6273;font-size:13px}
+table{border-collapse:collapse;background:#fff;font-size:13px;box-shadow:0 1px 2px #0001;margin:8px 0}
+th,td{padding:6px 10px;border-bottom:1px solid #e8ebf0;text-align:right;vertical-align:top}
+th{background:#eef1f5;position:sticky;top:0}td:first-child,th:first-child{text-align:left;font-weight:600}
+td small{display:block;color:#6b7385;font-weight:400}.best{color:#17803d}.note{color:#5a6273;font-size:13px;max-width:900px}
+figure{margin:10px 0;background:#fff;padding:10px;box-shadow:0 1px 2px #0001;display:inline-block}
+figure img{max-width:100%}figcaption{font-size:12px;color:#5a6273}.grids{display:flex;flex-wrap:wrap;gap:10px}
+.grids figure img{image-rendering:pixelated;width:220px}
+"""
+
+SELF_CHECK = """
+window.addEventListener('load', function () {
+  var images = Array.prototype.slice.call(document.images);
+  var loaded = images.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  document.getElementById('selfcheck').textContent = JSON.stringify({images: images.length, loaded: loaded});
+});
+"""
+
+
+def _img(data: bytes, alt: str, caption: str = "") -> str:
+    if not data:
+        return ""
+    encoded = base64.b64encode(data).decode()
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}">{cap}</figure>'
+
+
+def number(value: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, int) or float(value).is_integer() and abs(value) < 1e6:
+        return f"{int(value)}" if float(value).is_integer() else f"{value:.4g}"
+    return f"{value:.4g}"
+
+
+def results_table(groups: list[Group]) -> str:
+    summaries = {id(g): metric_summary(g) for g in groups}
+    keys = list(dict.fromkeys(k for s in summaries.values() for k in s))
+    if not keys:
+        return "<p class='note'>No evaluations yet (no eval.json in these runs).</p>"
+    head = "".join(f"<th>{html.escape(k)} {'↑' if summaries_direction(summaries, k) else '↓'}</th>" for k in keys)
+    rows = []
+    for g in groups:
+        s = summaries[id(g)]
+        cells = []
+        for key in keys:
+            e = s.get(key)
+            if not e:
+                cells.append("<td>–</td>")
+                continue
+            extra = f"best seed {e['best'][0]}: {number(e['best'][1])}; worst seed {e['worst'][0]}: {number(e['worst'][1])}"
+            if "worst_player_mean" in e:
+                extra += f"; worst player (mean over seeds): {number(e['worst_player_mean'])}"
+            cells.append(f"<td data-metric='{html.escape(key)}'>{number(e['mean'])} ± {number(e['std'])}"
+                         f"<small>{extra}</small></td>")
+        seeds = len(g.runs)
+        rows.append(f"<tr><td>{html.escape(g.label)}<small>{html.escape(g.data)}, {seeds} seed{'s' * (seeds != 1)}"
+                    f"</small></td>{''.join(cells)}</tr>")
+    evaluated = next((r.eval for g in groups for r in g.runs if r.eval), None)
+    note = ""
+    if evaluated:
+        note = (f"<p class='note'>Mean ± standard deviation (ddof 0) over seeds of each run's last checkpoint, "
+                f"{evaluated['samples']} generated samples per player against {html.escape(evaluated['reference'])}. "
+                f"↑: higher is better. Units: W1/W2/sliced W2 in data units; JS and KL in nats; "
+                f"log-likelihoods in nats per sample.</p>")
+    return f"<table id='results'><tr><th>game</th>{head}</tr>{''.join(rows)}</table>{note}"
+
+
+def summaries_direction(summaries: dict, key: str) -> bool:
+    for s in summaries.values():
+        if key in s:
+            return s[key]["higher_is_better"]
+    return True
+
+
+def _reference(data, n: int = 3000) -> np.ndarray:
+    return data.sample(n, torch.Generator().manual_seed(0)).numpy()
+
+
+def samples_section(groups: list[Group]) -> str:
+    parts = []
+    for g in groups:
+        run = g.runs[0]
+        data = build.build_data(run.cfg)
+        if hasattr(data, "shape"):
+            figures = []
+            for r in g.runs:
+                for path in r.last_grids():
+                    figures.append(_img(path.read_bytes(), f"{g.label} samples",
+                                        f"{g.label}, seed {r.seed}, {path.stem}"))
+            parts.append(f"<h3>{html.escape(g.label)}</h3><div class='grids'>{''.join(figures)}</div>")
+        elif getattr(data, "dim", 0) == 2:
+            parts.append(_img(plots.samples_2d(g, data, _reference(data)), f"{g.label} samples"))
+    return "".join(parts)
+
+
+def curves_section(groups: list[Group]) -> str:
+    out = []
+    by_data: dict[str, list[Group]] = {}
+    for g in groups:
+        by_data.setdefault(g.data, []).append(g)
+    for data, gs in by_data.items():
+        eval_keys = list(dict.fromkeys(k for g in gs for r in g.runs for row in r.rows if "eval" in row
+                                       for k in row["eval"] if "/" not in k))
+        keys = [("log", "d_loss"), ("log", "g_loss"), ("log", "penalty"), ("log", "transport")]
+        keys += [("eval", k) for k in eval_keys]
+        out.append(_img(plots.curves(gs, keys, f"training curves on {data} (every seed drawn)"), f"curves {data}"))
+        out.append(trace_table(gs))
+    return "".join(out)
+
+
+def trace_table(groups: list[Group]) -> str:
+    from gangames.train.evaluation import divergence_traces
+
+    rows = []
+    for g in groups:
+        for run in g.runs:
+            traces = divergence_traces(run.rows, run.cfg.eval.trace_tolerance)
+            for key, t in traces.items():
+                if t["points"] > 1:
+                    rows.append(f"<tr><td>{html.escape(g.label)}</td><td>{run.seed}</td><td>{key}</td>"
+                                f"<td>{t['decreased_fraction']:.0%}</td><td>{number(t['first'])}</td>"
+                                f"<td>{number(t['last'])}</td><td>{number(t['min'])}</td></tr>")
+    if not rows:
+        return ""
+    return ("<h3>Divergence traces</h3><p class='note'>Share of evaluation intervals in which each divergence fell "
+            "(Fedus et al.: training can converge without a divergence falling at every step).</p>"
+            "<table><tr><th>game</th><th>seed</th><th>divergence</th><th>fell in</th><th>first</th><th>last</th>"
+            f"<th>min</th></tr>{''.join(rows)}</table>")
+
+
+def build_page(runs: list[Run], title: str, sweep_tables: dict[str, list[dict]] | None = None) -> str:
+    groups = group(runs)
+    datasets = sorted({g.data for g in groups})
+    steps = sorted({r.cfg.run.steps for r in runs})
+    header = (f"<h1>{html.escape(title)}</h1><p class='meta'>gangames {__version__} · "
+              f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')} · data: {', '.join(datasets)} · "
+              f"{len(groups)} games, {len(runs)} runs · steps: {', '.join(map(str, steps))}</p>")
+    body = [header, "<h2>Results</h2>", results_table(groups), "<h2>Samples</h2>", samples_section(groups),
+            "<h2>Training</h2>", curves_section(groups)]
+    auctions = [g for g in groups if g.runs[0].auctions()]
+    if auctions:
+        body.append("<h2>Auctions</h2>")
+        body += [_img(plots.auction_history(g), f"auctions {g.label}") for g in auctions]
+    robust = [g for g in groups if g.runs[0].cfg.game.name == "robust-w"]
+    if robust:
+        body.append("<h2>Robust game: transport</h2><p class='note'>Mean distance the defenders moved each real "
+                    "sample (‖x̃ − x‖, ≈ 1/(2γ) for a 1-Lipschitz critic).</p>")
+        body.append(_img(plots.curves(robust, [("log", "transport"), ("log", "ascent_gain")], "defenders"),
+                         "transport"))
+    for name, table in (sweep_tables or {}).items():
+        body.append(f"<h2>Sweep {html.escape(name)}</h2><p class='note'>Every finished trial, not only the best: "
+                    f"{len(table)} trials.</p>")
+        metrics = [k for k in ("modes", "hq", "w2", "fid", "kid", "stacked_modes", "log_likelihood") if any(k in r for r in table)]
+        body.append(_img(plots.distributions(table, metrics, f"{name}: distribution per game"), f"sweep {name}"))
+    body.append("<pre id='selfcheck' hidden></pre>")
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body><main>{''.join(body)}</main><script>{SELF_CHECK}</script>"
+            "</body></html>")
+
+
+def write_report(runs: list[Run], path: str | Path, title: str = "gangames report",
+                 sweep_tables: dict[str, list[dict]] | None = None) -> Path:
+    path = Path(path)
+    write_text(path, build_page(runs, title, sweep_tables))
+    return path

@@ -1,0 +1,86 @@
+"""The report: a self-contained page that a real browser renders, with every image and the numbers of eval.json."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gangames.cli import app
+from gangames.report.html import number
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
+
+
+def chromium(page: Path, profile: Path, *args) -> str:
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed: run ./scripts/system-packages")
+    result = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],
+                            capture_output=True, text=True, timeout=120)
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare")
+    result = CliRunner().invoke(app, [
+        "compare", "--games", "ns,auction,robust-w", "--seeds", "1", "--steps", "30", "--out", str(out), "--no-compile",
+        "--workers", "2", "--set", "generator.hidden=[16]", "--set", "discriminator.hidden=[16]",
+        "--set", "data.batch_size=32", "--set", "auction.period=10", "--set", "auction.lot_size=16",
+        "--set", "robust.warmup=5"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_compare_writes_one_self_contained_page(compared):
+    page = (compared / "report.html").read_text()
+    assert "http://" not in page and "https://" not in page  # nothing to fetch
+    for section in ("Results", "Samples", "Training", "Auctions", "Robust game: transport", "Divergence traces"):
+        assert f">{section}<" in page, section
+    assert page.count("data:image/png;base64,") >= 6
+
+
+def test_a_real_browser_loads_every_image_and_shows_the_numbers(compared, tmp_path):
+    page = compared / "report.html"
+    dom = chromium(page, tmp_path / "profile", "--dump-dom")
+    check = json.loads(re.search(r'<pre id="selfcheck"[^>]*>(.*?)</pre>', dom).group(1))
+    assert check["images"] >= 6 and check["loaded"] == check["images"], check
+    for game in ("ns", "auction"):
+        metrics = json.loads((compared / game / "seed0" / "eval.json").read_text())["metrics"]
+        for key in ("w2", "modes", "log_likelihood"):
+            cell = re.search(rf"<td data-metric=\"{key}\">([^<]*)<", dom[dom.index(f">{'auction(ns x4)' if game == 'auction' else game}<"):])
+            assert cell.group(1) == f"{number(metrics[key])} ± 0", (game, key, cell.group(1), metrics[key])
+    OUTPUT.mkdir(exist_ok=True)
+    shot = OUTPUT / "report.png"
+    chromium(page, tmp_path / "profile2", "--window-size=1300,2000", f"--screenshot={shot}")
+    assert shot.exists() and shot.stat().st_size > 50_000
+
+
+def test_report_from_a_sweep_shows_every_trial(tmp_path):
+    from gangames.sweep.run import run_sweep
+    from gangames.sweep.spec import parse
+
+    spec = parse({"sweep": {"name": "s", "games": ["ns", "gan-gp"], "trials": 2, "metrics": ["modes", "w2"],
+                            "eval_samples": 200},
+                  "base": {"run": {"steps": 10}, "data": {"batch_size": 32}, "generator": {"hidden": [16]},
+                           "discriminator": {"hidden": [16]}},
+                  "space": {"generator.lr": {"loguniform": [1e-4, 1e-3]}}})
+    run_sweep(spec, tmp_path / "sweep", workers=2)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "sweep" / "study.db"), "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r.html").read_text()
+    assert "Sweep s" in page and "4 trials" in page
+
+
+def test_report_errors_are_one_line(tmp_path):
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "nothing")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+    result = CliRunner().invoke(app, ["compare", "--games", "ns,bogus", "--out", str(tmp_path / "c")])
+    assert result.exit_code == 2 and "unknown game 'bogus'" in result.output
