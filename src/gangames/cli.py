@@ -292,6 +292,7 @@ def reproduce_robust_w(
     steps: Annotated[int, typer.Option(help="Training steps of every run.")] = 3000,
     gammas: Annotated[str, typer.Option(help="Two values of the robust game's gamma.")] = "5,50",
     eval_every: Annotated[int, typer.Option(help="Steps between W2 evaluations.")] = 100,
+    thresholds: Annotated[str, typer.Option(help="W2 thresholds of the steps-to-threshold columns.")] = "ring8=0.5,grid25=1.0",
     quick: Annotated[bool, typer.Option(help="Smoke size: 2 seeds, 200 steps.")] = False,
     workers: Workers = None,
     set_: Set = None,
@@ -309,7 +310,11 @@ def reproduce_robust_w(
                           warmup=min(500, steps // 6), overrides=set_, compile_=compile_)
     console.print(f"{len(tasks)} runs into {out}")
     outcomes = run_many(tasks, workers, on_done=_report_outcome)
-    summary = robust_w.summarise(outcomes, {"ring8": 0.1, "grid25": 0.25})
+    try:
+        limits = {k: float(v) for k, v in (item.split("=") for item in thresholds.split(","))}
+    except ValueError:
+        raise GanGamesError(f"--thresholds expects DATA=W2,DATA=W2, got {thresholds!r}") from None
+    summary = robust_w.summarise(outcomes, limits)
     table = robust_w.markdown(summary)
     write_json(out / "results.json", summary)
     write_text(out / "results.md", table)
