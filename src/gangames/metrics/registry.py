@@ -237,10 +237,13 @@ def combine_players(per_player: list[dict[str, float]]) -> dict:
     out: dict = {}
     for key in per_player[0]:
         values = np.array([p[key] for p in per_player], dtype=np.float64)
-        worst = np.nanmin(values) if better_direction(key) == "higher" else np.nanmax(values)
-        out[key] = float(np.nanmean(values)) if not np.isnan(values).all() else math.nan
-        out[f"{key}/worst"] = float(worst) if not np.isnan(values).all() else math.nan
         out[f"{key}/players"] = [float(v) for v in values]
+        if np.isnan(values).all():  # e.g. reverse_kl of players without a high-quality sample
+            out[key] = out[f"{key}/worst"] = math.nan
+            continue
+        worst = np.nanmin(values) if better_direction(key) == "higher" else np.nanmax(values)
+        out[key] = float(np.nanmean(values))
+        out[f"{key}/worst"] = float(worst)
     return out
 
 

@@ -113,7 +113,7 @@ def auction_history(group: Group) -> bytes:
     steps = np.array([a["step"] for a in auctions])
     scores = np.array([a["scores"] for a in auctions], dtype=float)
     winners = np.array([a["winner"] for a in auctions])
-    bids = np.nanmean(np.array([a["bids"] for a in auctions], dtype=float), axis=0)
+    bids = np.array([a["bids"] for a in auctions], dtype=float).mean(axis=0)  # the NaN diagonal stays NaN
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.2), gridspec_kw={"width_ratios": [2.2, 1.6, 1.2]})
     for p in range(scores.shape[1]):
         axes[0].plot(steps, scores[:, p], color=f"C{p}", lw=1, label=f"player {p}")
