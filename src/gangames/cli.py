@@ -193,13 +193,22 @@ def _report_outcome(outcome) -> None:
     console.print(f"  {outcome.status:<9} {outcome.name}{tail}", highlight=False)
 
 
+def _write_results(out: Path, summary: dict, table: str) -> None:
+    from gangames.io import write_json, write_text
+
+    write_json(out / "results.json", summary)
+    write_text(out / "results.md", table)
+    console.print(table, highlight=False, soft_wrap=True, markup=False)
+    console.print(f"wrote the results into {out} (results.md, results.json)")
+
+
 @reproduce_app.command("bid-picture")
 @reports_errors
 def reproduce_bid_picture(
     out: Annotated[Path, typer.Option(help="Folder for the runs and the results table.")] = Path("runs/bid-picture"),
     seeds: Annotated[int, typer.Option(help="Seeds per setting.")] = 10,
-    ns_steps: Annotated[int, typer.Option(help="Training steps of the NS-GAN players.")] = 10_000,
-    wgan_steps: Annotated[int, typer.Option(help="Training steps of the WGAN players (5 critic steps each).")] = 5_000,
+    ns_steps: Annotated[int, typer.Option(help="Training steps of the NS-GAN players.")] = 5_000,
+    wgan_steps: Annotated[int, typer.Option(help="Training steps of the WGAN players (5 critic steps each).")] = 3_000,
     players: Annotated[int, typer.Option(help="N pairs.")] = 4,
     variants: Annotated[str, typer.Option(help="Player games to compare, comma-separated.")] = "ns,wgan",
     quick: Annotated[bool, typer.Option(help="A small smoke-size version: 3 seeds, 300 steps.")] = False,
@@ -208,7 +217,6 @@ def reproduce_bid_picture(
     compile_: Annotated[bool, typer.Option("--compile/--no-compile")] = True,
 ):
     """Auction vs classical training of N pairs, NS-GAN and WGAN players, on the 8-mode ring."""
-    from gangames.io import write_json, write_text
     from gangames.reproduce import bid_picture
     from gangames.runner import run_many
 
@@ -220,11 +228,7 @@ def reproduce_bid_picture(
     console.print(f"{len(tasks)} runs into {out}")
     outcomes = run_many(tasks, workers, on_done=_report_outcome)
     summary = bid_picture.summarise(outcomes)
-    table = bid_picture.markdown(summary)
-    write_json(out / "results.json", summary)
-    write_text(out / "results.md", table)
-    console.print(table, highlight=False, soft_wrap=True, markup=False)
-    console.print(f"wrote {out / 'results.md'} and {out / 'results.json'}")
+    _write_results(out, summary, bid_picture.markdown(summary))
 
 
 @app.command()
@@ -299,7 +303,6 @@ def reproduce_robust_w(
     compile_: Annotated[bool, typer.Option("--compile/--no-compile")] = True,
 ):
     """The robust game (two gammas) against NS-GAN and WGAN-GP on ring8 and grid25: W2 over steps and seconds."""
-    from gangames.io import write_json, write_text
     from gangames.reproduce import robust_w
     from gangames.runner import run_many
 
@@ -315,12 +318,8 @@ def reproduce_robust_w(
     except ValueError:
         raise GanGamesError(f"--thresholds expects DATA=W2,DATA=W2, got {thresholds!r}") from None
     summary = robust_w.summarise(outcomes, limits)
-    table = robust_w.markdown(summary)
-    write_json(out / "results.json", summary)
-    write_text(out / "results.md", table)
     robust_w.plot(summary, out / "w2.png")
-    console.print(table, highlight=False, soft_wrap=True, markup=False)
-    console.print(f"wrote {out / 'results.md'}, {out / 'results.json'} and {out / 'w2.png'}")
+    _write_results(out, summary, robust_w.markdown(summary))
 
 
 @reproduce_app.command("many-paths")
