@@ -22,7 +22,15 @@ def compile_function(step):
     """
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir() / "inductor"))
     torch._dynamo.config.trace_autograd_ops = True
+    # Every game object is its own graph: a process that trains many runs (a sweep worker, the
+    # benchmark) needs more than dynamo's default of 8 per code object.
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 256)
     return GuardedCompile(step, torch.compile(step, fullgraph=True, dynamic=False))
+
+
+# FailOnRecompileLimitHit is not a TorchDynamoException.
+COMPILE_ERRORS = (torch._dynamo.exc.TorchDynamoException,
+                  getattr(torch._dynamo.exc, "FailOnRecompileLimitHit", torch._dynamo.exc.TorchDynamoException))
 
 
 class GuardedCompile:
@@ -41,7 +49,7 @@ class GuardedCompile:
         start = time.perf_counter()
         try:
             out = self.compiled(*args)
-        except torch._dynamo.exc.TorchDynamoException as err:
+        except COMPILE_ERRORS as err:
             # Tracing fails before anything runs, so no state has changed: run this call eagerly.
             self.failed = f"{type(err).__name__}: {str(err).splitlines()[0][:160]}"
             warnings.warn(f"torch.compile failed ({self.failed}); running eagerly", stacklevel=2)
