@@ -194,7 +194,7 @@ def auction_section(args, workdir: Path, peak: float) -> None:
 
 
 def images_section(args, workdir: Path) -> None:
-    print(f"\nDCGAN players, NS-GAN, batch 64 (images/s = steps/s x 64)")
+    print("\nDCGAN players, NS-GAN, batch 64 (images/s = steps/s x 64)")
     print(f"{'data':<16} {'eager':>10} {'compiled':>10} {'ratio':>6} {'compile s':>10}")
     for preset in ("digits", "fashion-mnist"):
         cfg = resolved("ns", 64, args.device, [f"data.preset={preset}"])

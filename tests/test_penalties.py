@@ -4,7 +4,6 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 from gangames.games import penalties as Pn
 from gangames.nets.stacked import init_players, mlp_critic

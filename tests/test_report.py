@@ -1,7 +1,6 @@
 """The report: a self-contained page that a real browser renders, with every image and the numbers of eval.json."""
 
 import json
-import os
 import re
 import shutil
 import subprocess

@@ -1,6 +1,5 @@
 """The reproduction commands end to end at toy size, and their statistics."""
 
-import json
 import math
 import re
 

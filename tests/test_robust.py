@@ -1,6 +1,5 @@
 """The Wasserstein robust game: its WGAN-GP limit, monotone defender ascent, transport size, learning."""
 
-import math
 
 import numpy as np
 import pytest

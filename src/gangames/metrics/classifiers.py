@@ -86,7 +86,7 @@ def train(which: str, seed: int = 0, epochs: int | None = None) -> tuple[nn.Modu
     net = cls()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     generator = torch.Generator().manual_seed(seed)
-    for epoch in range(epochs or default_epochs):
+    for _ in range(epochs or default_epochs):
         net.train()
         order = torch.randperm(len(train_data.images), generator=generator)
         for start in range(0, len(order), 128):

@@ -7,7 +7,6 @@ logged during training (a divergence trace) compare like with like from one step
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from gangames import build
