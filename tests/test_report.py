@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from gangames import config as config_io
 from gangames.cli import app
 from gangames.report.html import number
 
@@ -29,13 +30,25 @@ def chromium(page: Path, profile: Path, *args) -> str:
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory):
     out = tmp_path_factory.mktemp("compare")
+    config = out / "shared.toml"  # every run must take these, with --steps and --set on top
+    config.write_text("[run]\nsteps = 999\n[robust]\ngamma = 7.5\n[auction]\nplayers = 3\n"
+                      "[discriminator]\nhidden = [64]\n")
     result = CliRunner().invoke(app, [
         "compare", "--games", "ns,auction,robust-w", "--seeds", "1", "--steps", "30", "--out", str(out), "--no-compile",
+        "--config", str(config),
         "--workers", "2", "--set", "generator.hidden=[16]", "--set", "discriminator.hidden=[16]",
         "--set", "data.batch_size=32", "--set", "auction.period=10", "--set", "auction.lot_size=16",
         "--set", "robust.warmup=5"])
     assert result.exit_code == 0, result.output
     return out
+
+
+def test_compare_takes_the_config_file_then_flags_then_set(compared):
+    for game in ("ns", "auction", "robust-w"):
+        cfg = config_io.load(compared / game / "seed0" / "config.toml")
+        assert (cfg.game.name, cfg.run.steps, cfg.robust.gamma) == (game, 30, 7.5)
+        assert cfg.auction.players == 3 and cfg.discriminator.hidden == [16]
+        assert json.loads((compared / game / "seed0" / "eval.json").read_text())["step"] == 30
 
 
 def test_compare_writes_one_self_contained_page(compared):
@@ -54,7 +67,7 @@ def test_a_real_browser_loads_every_image_and_shows_the_numbers(compared, tmp_pa
     for game in ("ns", "auction"):
         metrics = json.loads((compared / game / "seed0" / "eval.json").read_text())["metrics"]
         for key in ("w2", "modes", "log_likelihood"):
-            cell = re.search(rf"<td data-metric=\"{key}\">([^<]*)<", dom[dom.index(f">{'auction(ns x4)' if game == 'auction' else game}<"):])
+            cell = re.search(rf"<td data-metric=\"{key}\">([^<]*)<", dom[dom.index(f">{'auction(ns x3)' if game == 'auction' else game}<"):])
             assert cell.group(1) == f"{number(metrics[key])} ± 0", (game, key, cell.group(1), metrics[key])
     OUTPUT.mkdir(exist_ok=True)
     shot = OUTPUT / "report.png"

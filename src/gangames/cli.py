@@ -388,16 +388,13 @@ def compare(
     from gangames.runner import Task, run_many
 
     names = [g.strip() for g in games.split(",") if g.strip()]
-    base = config_io.load(config) if config else config_io.Config()
     images = PRESETS.get(data) is not None and PRESETS[data].kind == "images"
     tasks = []
     for name in names:
         for seed in range(seeds):
             settings = {"game.name": name, "data.preset": data, "run.seed": seed, "run.progress": False,
                         "run.steps": steps, "run.compile": compile_}
-            cfg = build_config(None, settings, set_)
-            cfg = config_io.from_dict(config_io.to_dict(cfg), base) if config else cfg
-            cfg = config_io.apply_overrides(cfg, set_ or [])
+            cfg = build_config(config, settings, set_)
             if not images and cfg.eval.every == 0:  # curves of the metrics for vector data (cheap)
                 cfg.eval.every = max(cfg.run.steps // 10, 1)
                 cfg.eval.samples = min(cfg.eval.samples, 1000)
