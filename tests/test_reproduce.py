@@ -92,15 +92,18 @@ def test_the_two_dimensional_line_starts_parallel_at_distance_two():
 
 
 def test_many_paths_command_quick_sweep_part(tmp_path, monkeypatch):
+    asked = []
     monkeypatch.setattr(many_paths, "robustness_spec",
-                        lambda preset, trials, steps: many_paths.parse({
+                        lambda preset, trials, steps: asked.append((preset, trials, steps)) or many_paths.parse({
                             "sweep": {"name": "t", "games": ["ns", "gan-gp"], "trials": 2, "metrics": ["modes", "w2"],
                                       "objective": "modes", "eval_samples": 200},
                             "base": {"run": {"steps": 10}, "data": {"batch_size": 32}, "generator": {"hidden": [16]},
                                      "discriminator": {"hidden": [16]}},
                             "space": {"generator.lr": {"loguniform": [1e-4, 1e-3]}}}))
     result = CliRunner().invoke(app, ["reproduce", "many-paths", "--size", "quick", "--part", "sweep", "--out",
-                                      str(tmp_path), "--no-compile", "--workers", "2"])
+                                      str(tmp_path), "--no-compile", "--workers", "2", "--trials", "3",
+                                      "--sweep-steps", "7"])
     assert result.exit_code == 0, result.output
+    assert asked == [("ring8", 3, 7)]
     assert "share with >= 7 modes" in (tmp_path / "sweep.md").read_text()
     assert (tmp_path / "sweep.png").exists() and (tmp_path / "sweep" / "ring8" / "trials.csv").exists()

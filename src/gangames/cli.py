@@ -328,6 +328,8 @@ def reproduce_many_paths(
     out: Annotated[Path, typer.Option(help="Folder for the runs, tables and plots.")] = Path("runs/many-paths"),
     size: Annotated[str, typer.Option(help="quick (minutes) or full (hours on 2 cores).")] = "full",
     part: Annotated[str, typer.Option(help="line, sweep or all.")] = "all",
+    trials: Annotated[Optional[int], typer.Option(help="Sweep configurations per data set (default: the size's).")] = None,
+    sweep_steps: Annotated[Optional[int], typer.Option(help="Training steps of a sweep run (default: the size's).")] = None,
     workers: Workers = None,
     compile_: Annotated[bool, typer.Option("--compile/--no-compile")] = True,
 ):
@@ -354,7 +356,8 @@ def reproduce_many_paths(
     if part in ("sweep", "all"):
         tables, text = {}, []
         for preset in (("ring8",) if quick else ("ring8", "grid25")):
-            spec = many_paths.robustness_spec(preset, 4 if quick else 30, 300 if quick else 2000)
+            spec = many_paths.robustness_spec(preset, trials or (4 if quick else 30),
+                                              sweep_steps or (300 if quick else 2000))
             folder = out / "sweep" / preset
             console.print(f"robustness sweep on {preset} into {folder}")
             run_sweep(spec, folder, workers=workers, on_done=_report_outcome)
