@@ -203,6 +203,20 @@ def test_precision_recall_inception_score_and_stacked_modes():
     assert M.stacked_modes(every) == {"stacked_modes": 1000, "stacked_kl": pytest.approx(0.0, abs=1e-12)}
 
 
+def test_precision_recall_uses_the_first_pr_samples_of_each_side():
+    from types import SimpleNamespace
+
+    from gangames.config import EvalConfig
+    from gangames.metrics.registry import METRICS, Context
+
+    x = RNG.normal(size=(300, 3))
+    fake = np.vstack([x[:150], x[:150] + 100])  # the far half lies beyond the first 150
+    flat = SimpleNamespace(name="flat", features=lambda images: np.asarray(images))
+    for cap, precision in ((150, 1.0), (300, 0.5)):
+        ctx = Context(fake, x, None, EvalConfig(pr_samples=cap), {"extractor": flat, "reference_features": x})
+        assert METRICS["precision_recall"].compute(ctx)["precision"] == pytest.approx(precision)
+
+
 @pytest.mark.parametrize("name, split, minimum", [("digits-cnn", "digits", 0.97), ("fashion-cnn", "fashion", 0.90)])
 def test_committed_classifiers_reach_their_accuracy(name, split, minimum):
     data = I.digits("test") if split == "digits" else I.fashion_mnist("test")

@@ -143,6 +143,7 @@ class EvalConfig:
     kid_subsets: int = 100
     kid_subset_size: int = 1000
     pr_k: int = 3  # k of the k-NN manifolds of precision/recall
+    pr_samples: int = 10_000  # precision/recall on the first n of each side: its cost grows as n^2
     is_splits: int = 10
 
 

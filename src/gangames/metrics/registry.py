@@ -117,7 +117,8 @@ def _kid(ctx: Context) -> dict[str, float]:
 
 def _precision_recall(ctx: Context) -> dict[str, float]:
     fake, real = _features(ctx)
-    precision, recall = precision_recall(real, fake, ctx.settings.pr_k)
+    n = ctx.settings.pr_samples
+    precision, recall = precision_recall(real[:n], fake[:n], ctx.settings.pr_k)
     return {"precision": precision, "recall": recall}
 
 
@@ -170,7 +171,7 @@ METRICS: dict[str, Metric] = {
                   "images", {"fid": "lower"}, _fid),
     "kid": Metric("kernel inception distance: unbiased MMD^2, cubic polynomial kernel, mean/std over subsets",
                   "images", {"kid": "lower", "kid_std": "lower"}, _kid),
-    "precision_recall": Metric("k-NN manifold precision and recall in feature space (Kynkaanniemi et al., k = eval.pr_k)",
+    "precision_recall": Metric("k-NN manifold precision and recall in feature space (Kynkaanniemi et al., k = eval.pr_k, first eval.pr_samples)",
                                "images", {"precision": "higher", "recall": "higher"}, _precision_recall),
     "inception_score": Metric("classifier Inception Score exp E KL(p(y|x) || p(y)) with the extractor's classes",
                               "images", {"is": "higher", "is_std": "lower"}, _inception_score),
