@@ -147,6 +147,11 @@ def test_image_games_train_and_write_sample_grids(tmp_path):
         pngs = sorted(p.name for p in (tmp_path / name / "samples").glob("*.png"))
         assert pngs == (["step-00000004-player0.png", "step-00000004-player1.png"] if name == "auction"
                         else ["step-00000004.png"])
+    from gangames.train.evaluation import evaluate_run
+
+    result = evaluate_run(tmp_path / "ns", num=200, metrics=["fid", "kid"])
+    assert (result["extractor"], result["reference_split"], result["samples"]) == ("digits-cnn", "train", 200)
+    assert np.isfinite(result["metrics"]["fid"]) and result["metrics"]["fid"] > 0
 
 
 # -- metrics ---------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from gangames import build
 from gangames.config import Config
 from gangames.errors import GanGamesError
 from gangames.metrics.divergence import trace_summary
-from gangames.metrics.registry import DIVERGENCES, check_metrics, evaluate
+from gangames.metrics.extractors import default_extractor
+from gangames.metrics.registry import DIVERGENCES, METRICS, check_metrics, evaluate
 
 EVAL_LATENT, EVAL_REAL = 3, 4
 
@@ -76,6 +77,9 @@ def evaluate_run(path, num: int | None = None, metrics: list[str] | None = None,
         "metrics": evaluator(),
         "settings": vars(run.cfg.eval),
     }
+    if any(METRICS[name].applies in ("images", "stacked") for name in evaluator.metrics):
+        result["extractor"] = run.cfg.eval.extractor or default_extractor(run.cfg.data.preset)
+        result["reference_split"] = getattr(run.data, "split", run.cfg.data.split)
     traces = divergence_traces(RunDir(path).metrics(), run.cfg.eval.trace_tolerance)
     if traces:
         result["trace"] = traces
