@@ -237,6 +237,16 @@ def test_user_extractors(tmp_path):
     module.save(str(tmp_path / "net.pt"))
     extractor = get_extractor(f"torchscript:{tmp_path / 'net.pt'}")
     assert extractor.features(torch.zeros(3, 1, 8, 8)).shape == (3, 7)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 5))
+    batch = torch.export.Dim("batch")
+    program = torch.export.export(net, (torch.zeros(4, 1, 8, 8),), dynamic_shapes=({0: batch},))
+    torch.export.save(program, str(tmp_path / "net.pt2"))
+    images = torch.randn(1003, 1, 8, 8)  # more than one internal batch of 1000
+    features = get_extractor(f"export:{tmp_path / 'net.pt2'}").features(images)
+    assert np.allclose(features, net(images).detach().numpy(), atol=1e-6)
+    (tmp_path / "bad.pt2").write_bytes(b"not a program")
+    with pytest.raises(ConfigError, match="is not a torch.export program"):
+        get_extractor(f"export:{tmp_path / 'bad.pt2'}")
     with pytest.raises(ConfigError, match="unknown extractor 'inception'"):
         get_extractor("inception")
     with pytest.raises(ConfigError, match="does not exist"):

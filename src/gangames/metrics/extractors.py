@@ -3,6 +3,7 @@
     digits-cnn     the 8x8 digits classifier this project trains (metrics/classifiers.py), 128 features
     fashion-cnn    the Fashion-MNIST classifier this project trains, 128 features
     torchscript:PATH        any TorchScript module (e.g. an Inception network, with its weights file)
+    export:PATH             a torch.export program (.pt2) saved with a dynamic batch dimension
     module:pkg.mod:factory  any nn.Module a Python callable returns
 
 An extractor maps images in [-1, 1] to features; classifiers also give class probabilities (for
@@ -90,6 +91,15 @@ def get_extractor(spec: str) -> Extractor:
         except RuntimeError as err:
             raise ConfigError(f"extractor {path} is not a TorchScript module ({str(err).splitlines()[0]})") from None
         return Extractor(spec, _ForwardAsFeatures(module), None, None, classifier=False)
+    if spec.startswith("export:") or Path(spec).suffix == ".pt2":
+        path = Path(spec.removeprefix("export:")).expanduser()
+        if not path.exists():
+            raise ConfigError(f"extractor file {path} does not exist")
+        try:
+            module = torch.export.load(str(path)).module()
+        except Exception as err:  # torch raises several types for a file that is not a program
+            raise ConfigError(f"extractor {path} is not a torch.export program ({str(err).splitlines()[0]})") from None
+        return Extractor(spec, _ForwardAsFeatures(module), None, None, classifier=False)
     if spec.startswith("module:"):
         target = spec.removeprefix("module:")
         module_name, _, attr = target.partition(":")
@@ -100,7 +110,7 @@ def get_extractor(spec: str) -> Extractor:
         module = factory() if callable(factory) and not isinstance(factory, nn.Module) else factory
         net = module if hasattr(module, "features") else _ForwardAsFeatures(module)
         return Extractor(spec, net.eval(), None, None, classifier=False)
-    valid = ", ".join([*BUILTIN, "torchscript:PATH", "module:pkg.mod:factory"])
+    valid = ", ".join([*BUILTIN, "torchscript:PATH", "export:PATH", "module:pkg.mod:factory"])
     raise ConfigError(f"unknown extractor {spec!r}; choose one of: {valid}")
 
 
