@@ -392,7 +392,7 @@ def compare(
 
     names = [g.strip() for g in games.split(",") if g.strip()]
     images = PRESETS.get(data) is not None and PRESETS[data].kind == "images"
-    tasks = []
+    costed = []
     for name in names:
         for seed in range(seeds):
             settings = {"game.name": name, "data.preset": data, "run.seed": seed, "run.progress": False,
@@ -401,10 +401,10 @@ def compare(
             if not images and cfg.eval.every == 0:  # curves of the metrics for vector data (cheap)
                 cfg.eval.every = max(cfg.run.steps // 10, 1)
                 cfg.eval.samples = min(cfg.eval.samples, 1000)
-            build.resolve(cfg)  # fail on a bad name before starting anything
-            tasks.append(Task(f"{name}/seed{seed}", cfg, out / name / f"seed{seed}"))
+            cost = run_cost(build.resolve(cfg))  # also fails on a bad name before anything starts
+            costed.append((cost, Task(f"{name}/seed{seed}", cfg, out / name / f"seed{seed}")))
     # The slowest runs first, so that the workers finish together.
-    tasks.sort(key=lambda t: -run_cost(build.resolve(t.cfg)))
+    tasks = [task for _, task in sorted(costed, key=lambda pair: -pair[0])]
     console.print(f"{len(tasks)} runs into {out}")
     outcomes = run_many(tasks, workers, on_done=_report_outcome)
     failed = [o for o in outcomes if o.status != "finished"]

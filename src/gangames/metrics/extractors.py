@@ -76,6 +76,18 @@ class _ForwardAsFeatures(nn.Module):
         return self.module(x).flatten(1)
 
 
+def _from_file(spec: str, prefix: str, load, what: str, errors) -> Extractor:
+    """A user's network saved to a file, used as a feature extractor (no class probabilities)."""
+    path = Path(spec.removeprefix(prefix)).expanduser()
+    if not path.exists():
+        raise ConfigError(f"extractor file {path} does not exist")
+    try:
+        module = load(str(path))
+    except errors as err:
+        raise ConfigError(f"extractor {path} is not {what} ({str(err).splitlines()[0]})") from None
+    return Extractor(spec, _ForwardAsFeatures(module), None, None, classifier=False)
+
+
 def get_extractor(spec: str) -> Extractor:
     if spec in BUILTIN:
         cls, filename, _ = NETS[BUILTIN[spec]]
@@ -83,23 +95,12 @@ def get_extractor(spec: str) -> Extractor:
         net.load_state_dict(torch.load(WEIGHTS / filename, map_location="cpu", weights_only=True))
         return Extractor(spec, net.eval(), cls.channels, cls.size, classifier=True)
     if spec.startswith("torchscript:") or Path(spec).suffix in (".pt", ".pth", ".ts"):
-        path = Path(spec.removeprefix("torchscript:")).expanduser()
-        if not path.exists():
-            raise ConfigError(f"extractor file {path} does not exist")
-        try:
-            module = torch.jit.load(str(path), map_location="cpu").eval()
-        except RuntimeError as err:
-            raise ConfigError(f"extractor {path} is not a TorchScript module ({str(err).splitlines()[0]})") from None
-        return Extractor(spec, _ForwardAsFeatures(module), None, None, classifier=False)
+        return _from_file(spec, "torchscript:", lambda path: torch.jit.load(path, map_location="cpu").eval(),
+                          "a TorchScript module", RuntimeError)
     if spec.startswith("export:") or Path(spec).suffix == ".pt2":
-        path = Path(spec.removeprefix("export:")).expanduser()
-        if not path.exists():
-            raise ConfigError(f"extractor file {path} does not exist")
-        try:
-            module = torch.export.load(str(path)).module()
-        except Exception as err:  # torch raises several types for a file that is not a program
-            raise ConfigError(f"extractor {path} is not a torch.export program ({str(err).splitlines()[0]})") from None
-        return Extractor(spec, _ForwardAsFeatures(module), None, None, classifier=False)
+        # torch raises several types for a file that is not a program
+        return _from_file(spec, "export:", lambda path: torch.export.load(path).module(), "a torch.export program",
+                          Exception)
     if spec.startswith("module:"):
         target = spec.removeprefix("module:")
         module_name, _, attr = target.partition(":")

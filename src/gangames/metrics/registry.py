@@ -73,9 +73,14 @@ def _exact(ctx: Context, p: int) -> float:
     return exact_wasserstein(ctx.samples[:k], ctx.reference[:k], p=p)
 
 
+def extractor_name(settings: EvalConfig, data) -> str:
+    """The feature extractor of the image metrics: the configured one, or the data's default."""
+    return settings.extractor or default_extractor(data.name)
+
+
 def _extractor(ctx: Context):
     if "extractor" not in ctx.shared:
-        ctx.shared["extractor"] = get_extractor(ctx.settings.extractor or default_extractor(ctx.data.name))
+        ctx.shared["extractor"] = get_extractor(extractor_name(ctx.settings, ctx.data))
     return ctx.shared["extractor"]
 
 

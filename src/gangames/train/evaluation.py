@@ -13,8 +13,7 @@ from gangames import build
 from gangames.config import Config
 from gangames.errors import GanGamesError
 from gangames.metrics.divergence import trace_summary
-from gangames.metrics.extractors import default_extractor
-from gangames.metrics.registry import DIVERGENCES, METRICS, check_metrics, evaluate
+from gangames.metrics.registry import DIVERGENCES, METRICS, check_metrics, evaluate, extractor_name
 
 EVAL_LATENT, EVAL_REAL = 3, 4
 
@@ -78,7 +77,7 @@ def evaluate_run(path, num: int | None = None, metrics: list[str] | None = None,
         "settings": vars(run.cfg.eval),
     }
     if any(METRICS[name].applies in ("images", "stacked") for name in evaluator.metrics):
-        result["extractor"] = run.cfg.eval.extractor or default_extractor(run.cfg.data.preset)
+        result["extractor"] = extractor_name(run.cfg.eval, run.data)
         result["reference_split"] = getattr(run.data, "split", run.cfg.data.split)
     traces = divergence_traces(RunDir(path).metrics(), run.cfg.eval.trace_tolerance)
     if traces:
