@@ -1,10 +1,15 @@
 """Optimisers whose state is plain tensors, updated with ``torch.optim``'s functional API.
 
 Why not ``torch.optim.Adam`` objects: a whole game step (several gradient computations and
-updates) must compile as one graph, and its state must be checkpointed exactly. The update rules
-are torch's own (``torch.optim.adam.adam`` and friends), so the numbers are those of torch.optim.
-Every rule here is elementwise, so one optimiser over stacked (P, ...) parameters is P independent
-optimisers.
+updates) must compile as one graph, and its state must be checkpointed exactly. Eagerly the update
+rules are torch's own (``torch.optim.adam.adam`` and friends; Adam's fused kernel), so the numbers
+are those of torch.optim. Every rule here is elementwise, so one optimiser over stacked (P, ...)
+parameters is P independent optimisers.
+
+Compiled, Adam is written out (same formula as torch.optim's) for one reason: the compiler inlines
+the bias corrections 1 - beta^t into every parameter's elementwise loop, where the C++ compiler
+must evaluate both powers again for each vector of 16 floats (about half of an update's time). Here
+they are computed once per update, one update ahead, into a two-element buffer the loop only reads.
 """
 
 from __future__ import annotations
@@ -43,6 +48,11 @@ class Optimizer:
             self.state["square_avg"] = [torch.zeros_like(p) for p in self.params]
         elif settings.beta1 > 0:
             self.state["momentum"] = [torch.zeros_like(p) for p in self.params]
+        # Adam's [lr / (1 - beta1^t), sqrt(1 - beta2^t)] for the next update t; derived from the step
+        # count (not saved: load_state_dict recomputes it).
+        like = self.params[0] if self.params else torch.zeros(())
+        self.next_corrections = torch.zeros(2, dtype=like.dtype, device=like.device)
+        self._refresh_corrections()
 
     @torch.no_grad()
     def step(self, grads: list[torch.Tensor] | tuple[torch.Tensor, ...], frozen: torch.Tensor | None = None) -> None:
@@ -61,12 +71,19 @@ class Optimizer:
     def _update(self, grads) -> None:
         s, st = self.settings, self.state
         # The multi-tensor kernels are faster in eager mode; the compiler fuses the plain loop itself.
-        foreach = not torch.compiler.is_compiling()
+        compiling = torch.compiler.is_compiling()
+        foreach = not compiling
         grads = list(grads)
-        if s.name == "adam":
-            adam(self.params, grads, st["exp_avg"], st["exp_avg_sq"], [], st["step"], foreach=foreach,
+        if s.name == "adam" and compiling:
+            self._adam_compiled(grads)
+        elif s.name == "adam":
+            # torch 2.13's fused CPU kernel reads a non-contiguous gradient (autograd.grad returns
+            # transposed ones) in memory order, updating the wrong elements: give it contiguous ones.
+            grads = [g.contiguous() for g in grads]
+            adam(self.params, grads, st["exp_avg"], st["exp_avg_sq"], [], st["step"], fused=True,
                  amsgrad=False, beta1=s.beta1, beta2=s.beta2, lr=s.lr, weight_decay=0.0, eps=s.eps,
                  maximize=False)
+            self._refresh_corrections()
         elif s.name == "rmsprop":
             rmsprop(self.params, grads, st["square_avg"], [], [], st["step"], foreach=foreach,
                     lr=s.lr, alpha=s.beta2, eps=s.eps, weight_decay=0.0, momentum=0.0, centered=False)
@@ -75,6 +92,31 @@ class Optimizer:
                 count += 1
             sgd(self.params, grads, st.get("momentum", [None] * len(grads)), foreach=foreach,
                 weight_decay=0.0, momentum=s.beta1, lr=s.lr, dampening=0.0, nesterov=False, maximize=False)
+
+    def _corrections(self, t: torch.Tensor) -> torch.Tensor:
+        """Adam's step size and square-rooted second bias correction for update number ``t``."""
+        s = self.settings
+        return torch.stack([s.lr / (1 - s.beta1**t), (1 - s.beta2**t).sqrt()])
+
+    @torch.no_grad()
+    def _refresh_corrections(self) -> None:
+        if self.settings.name == "adam" and self.params:
+            self.next_corrections.copy_(self._corrections(self.state["step"][0].to(self.next_corrections) + 1))
+
+    def _adam_compiled(self, grads: list[torch.Tensor]) -> None:
+        """torch.optim.Adam's update (amsgrad, weight decay and maximize off):
+        m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
+        p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)."""
+        s, st = self.settings, self.state
+        step_size, root_correction = self.next_corrections.unbind()
+        for p, g, m, v in zip(self.params, grads, st["exp_avg"], st["exp_avg_sq"]):
+            m.lerp_(g, 1 - s.beta1)
+            v.mul_(s.beta2).addcmul_(g, g, value=1 - s.beta2)
+            p.sub_(step_size * m / (v.sqrt() / root_correction + s.eps))
+        count = st["step"][0] + 1
+        for t in st["step"]:
+            t.copy_(count)
+        self.next_corrections.copy_(self._corrections(count.to(self.next_corrections) + 1))
 
     def state_dict(self) -> dict[str, list[torch.Tensor]]:
         return {name: [t.clone() for t in tensors] for name, tensors in self.state.items()}
@@ -86,3 +128,4 @@ class Optimizer:
         for name, tensors in self.state.items():
             for mine, saved in zip(tensors, state[name], strict=True):
                 mine.copy_(saved)
+        self._refresh_corrections()

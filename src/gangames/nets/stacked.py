@@ -24,7 +24,14 @@ ACTIVATIONS = {
 
 
 class StackedLinear(nn.Module):
-    """P independent linear layers as one batched matmul: (P, B, in) -> (P, B, out)."""
+    """P independent linear layers as one batched matmul: (P, B, in) -> (P, B, out).
+
+    Two shapes are written for speed (benchmarks/README.md): the bias is added after ``bmm``
+    rather than by ``baddbmm`` (which first copies the broadcast bias into its output; added
+    afterwards, the compiler fuses it into the activation that follows), and an input of one or two
+    features (the 2-D data and latents) is a sum of broadcast products, since a matrix product with
+    an inner dimension of 2 runs at a few percent of the machine's rate.
+    """
 
     def __init__(self, players: int, in_features: int, out_features: int):
         super().__init__()
@@ -39,7 +46,12 @@ class StackedLinear(nn.Module):
         self.bias[player].uniform_(-bound, bound, generator=generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.baddbmm(self.bias, x, self.weight)
+        if self.in_features <= 2:
+            out = self.bias
+            for i in range(self.in_features):
+                out = out + x[..., i : i + 1] * self.weight[:, i : i + 1, :]
+            return out
+        return torch.bmm(x, self.weight) + self.bias
 
 
 class StackedLine(nn.Module):
