@@ -22,6 +22,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -75,14 +76,15 @@ class CountFlops(TorchDispatchMode):
         return out
 
 
-def flops_per_step(cfg: Config) -> float:
-    """Floating-point operations of one eager training step (step 1: no auction, no warm-up skip
-    once robust.warmup is 0)."""
+def flops_per_step(cfg: Config, compiled: bool = True) -> float:
+    """Floating-point operations of one training step (step 1: no auction, no warm-up skip once
+    robust.warmup is 0). ``compiled``: as the compiled step computes it (the code's compile-only
+    forms, run eagerly here so that every operation is counted); else as the eager step does."""
     data = build.build_data(cfg)
     game = build.build_game_for(cfg, data, cfg.run.device)
     rng = torch.Generator(device=cfg.run.device).manual_seed(0)
     inputs = game.draw(data, cfg.data.batch_size, rng, 1)
-    with CountFlops() as counter:
+    with mock.patch.object(torch.compiler, "is_compiling", lambda: compiled), CountFlops() as counter:
         game.step(inputs)
     return float(counter.total)
 
@@ -135,76 +137,104 @@ class TimedTrainer:
         return self.trainer.run().steps_per_second
 
 
-def interleaved(measure: dict, repeats: int) -> dict[str, float]:
-    samples: dict[str, list[float]] = {k: [] for k in measure}
-    for _ in range(repeats):
-        for name, fn in measure.items():
-            samples[name].append(fn())
-    return {k: statistics.median(v) for k, v in samples.items()}
+class Rounds:
+    """Rates measured in interleaved rounds (every measurement once per round, in turn).
+
+    The machine's speed drifts by tens of percent over minutes (shared hosts), so a ratio is taken
+    within each round, where both sides ran seconds apart, and the median over rounds is reported
+    with its range.
+    """
+
+    def __init__(self, measure: dict, repeats: int):
+        self.samples: dict[str, list[float]] = {k: [] for k in measure}
+        for _ in range(repeats):
+            for name, fn in measure.items():
+                self.samples[name].append(fn())
+
+    def __getitem__(self, name: str) -> float:
+        return statistics.median(self.samples[name])
+
+    def ratios(self, a: str, b: str) -> list[float]:
+        return [x / y for x, y in zip(self.samples[a], self.samples[b])]
+
+    def ratio(self, a: str, b: str) -> float:
+        return statistics.median(self.ratios(a, b))
+
+    def spread(self, a: str, b: str) -> str:
+        r = self.ratios(a, b)
+        return f"{min(r):.2f}-{max(r):.2f}"
 
 
 # -- sections --------------------------------------------------------------------------------------
-def games_section(args, workdir: Path, peak: float) -> None:
-    print(f"\ntwo-player games on ring8, batch {args.batch} (steps/s; % of the matrix-multiply rate for compiled)")
-    print(f"{'game':<10} {'reference':>10} {'eager':>8} {'ratio':>6} {'compiled':>9} {'ratio':>6} {'compile s':>10} "
-          f"{'MFLOP/step':>11} {'% of rate':>10}")
+def limit(args, flops: float):
+    """A round's measurement of the machine: the steps/s its matrix-multiply rate allows for
+    ``flops`` per step (so "% of rate" is a ratio within a round too)."""
+    return lambda: matmul_rate(args.device, 0.3) * 1e9 / flops
+
+
+def games_section(args, workdir: Path) -> None:
+    print(f"\ntwo-player games on ring8, batch {args.batch}: steps/s (median of {args.repeats} rounds); "
+          "ratios to the reference (median, range over rounds)")
+    print(f"{'game':<10} {'reference':>10} {'eager':>7} {'ratio':>6} {'compiled':>9} {'ratio':>6} {'range':>10} "
+          f"{'compile s':>10} {'MFLOP eager':>12} {'compiled':>9} {'% of rate':>10}")
     for game in args.games.split(","):
         cfg = resolved(game, args.batch, args.device)
         if game == "robust-w":  # time the defenders too, from the first step
             cfg = apply_overrides(cfg, ["robust.warmup=0"])
-        flops = flops_per_step(cfg)
+        flops, eager_flops = flops_per_step(cfg), flops_per_step(cfg, compiled=False)
         steps = max(20, int(reference_rate(cfg, 5) * args.seconds))
         eager, compiled = TimedTrainer(cfg, False, workdir), TimedTrainer(cfg, True, workdir)
-        compile_s = compiled.compile_seconds
-        rates = interleaved({
+        rounds = Rounds({
+            "limit": limit(args, flops),
             "reference": lambda: reference_rate(cfg, steps),
             "eager": lambda: eager.rate(steps),
             "compiled": lambda: compiled.rate(steps),
         }, args.repeats)
-        r, e, c = rates["reference"], rates["eager"], rates["compiled"]
         note = " *" if game == "robust-w" else ""
-        print(f"{game:<10} {r:>10.0f} {e:>8.0f} {e / r:>6.2f} {c:>9.0f} {c / r:>6.2f} {compile_s:>10.1f} "
-              f"{flops / 1e6:>11.1f} {100 * flops * c / (peak * 1e9):>9.0f}%{note}", flush=True)
+        print(f"{game:<10} {rounds['reference']:>10.0f} {rounds['eager']:>7.0f} {rounds.ratio('eager', 'reference'):>6.2f} "
+              f"{rounds['compiled']:>9.0f} {rounds.ratio('compiled', 'reference'):>6.2f} "
+              f"{rounds.spread('compiled', 'reference'):>10} {compiled.compile_seconds:>10.1f} {eager_flops / 1e6:>12.1f} "
+              f"{flops / 1e6:>9.1f} "
+              f"{100 * rounds.ratio('compiled', 'limit'):>9.0f}%{note}", flush=True)
     if "robust-w" in args.games:
         print("* robust-w: the reference column is WGAN-GP's plain loop (the reference has no defenders)")
 
 
-def auction_section(args, workdir: Path, peak: float) -> None:
+def auction_section(args, workdir: Path) -> None:
     n = args.players
     cfg = resolved("auction", args.batch, args.device, [f"auction.players={n}", f"auction.player_game={args.auction_game}"])
     single = resolved(args.auction_game, args.batch, args.device)
+    flops = flops_per_step(cfg)
     steps = max(20, int(reference_rate(cfg, 3, n) * args.seconds))
     eager, compiled, one = (TimedTrainer(cfg, False, workdir), TimedTrainer(cfg, True, workdir),
                             TimedTrainer(single, True, workdir))
-    compile_s = compiled.compile_seconds
-    rates = interleaved({
+    rounds = Rounds({
+        "limit": limit(args, flops),
         "loop": lambda: reference_rate(cfg, steps, n),
         "eager": lambda: eager.rate(steps),
         "compiled": lambda: compiled.rate(steps),
         "single": lambda: one.rate(steps * n),
     }, args.repeats)
-    flops = flops_per_step(cfg)
     print(f"\nauction game, N = {n} {args.auction_game} pairs, auction every 100 steps (rounds/s: one step of all N)")
-    print(f"{'N pairs, plain loop':>20} {'ours eager':>11} {'ratio':>6} {'ours compiled':>14} {'ratio':>6} "
+    print(f"{'N pairs, plain loop':>20} {'ours eager':>11} {'ratio':>6} {'ours compiled':>14} {'ratio':>6} {'range':>10} "
           f"{'1 pair compiled':>16} {'N/1 time':>9} {'% of rate':>10} {'compile s':>10}")
-    print(f"{rates['loop']:>20.1f} {rates['eager']:>11.1f} {rates['eager'] / rates['loop']:>6.2f} "
-          f"{rates['compiled']:>14.1f} {rates['compiled'] / rates['loop']:>6.2f} {rates['single']:>16.1f} "
-          f"{rates['single'] / rates['compiled']:>9.2f} {100 * flops * rates['compiled'] / (peak * 1e9):>9.0f}% "
-          f"{compile_s:>10.1f}", flush=True)
+    print(f"{rounds['loop']:>20.1f} {rounds['eager']:>11.1f} {rounds.ratio('eager', 'loop'):>6.2f} "
+          f"{rounds['compiled']:>14.1f} {rounds.ratio('compiled', 'loop'):>6.2f} {rounds.spread('compiled', 'loop'):>10} "
+          f"{rounds['single']:>16.1f} {rounds.ratio('single', 'compiled'):>9.2f} "
+          f"{100 * rounds.ratio('compiled', 'limit'):>9.0f}% {compiled.compile_seconds:>10.1f}", flush=True)
 
 
 def images_section(args, workdir: Path) -> None:
     print("\nDCGAN players, NS-GAN, batch 64 (images/s = steps/s x 64)")
-    print(f"{'data':<16} {'eager':>10} {'compiled':>10} {'ratio':>6} {'compile s':>10}")
+    print(f"{'data':<16} {'eager':>10} {'compiled':>10} {'ratio':>6} {'range':>10} {'compile s':>10}")
     for preset in ("digits", "fashion-mnist"):
         cfg = resolved("ns", 64, args.device, [f"data.preset={preset}"])
         eager, compiled = TimedTrainer(cfg, False, workdir), TimedTrainer(cfg, True, workdir)
-        compile_s = compiled.compile_seconds
         steps = 30 if preset == "fashion-mnist" else 100
-        rates = interleaved({"eager": lambda: eager.rate(steps), "compiled": lambda: compiled.rate(steps)},
-                            args.repeats)
-        print(f"{preset:<16} {64 * rates['eager']:>10.0f} {64 * rates['compiled']:>10.0f} "
-              f"{rates['compiled'] / rates['eager']:>6.2f} {compile_s:>10.1f}", flush=True)
+        rounds = Rounds({"eager": lambda: eager.rate(steps), "compiled": lambda: compiled.rate(steps)}, args.repeats)
+        print(f"{preset:<16} {64 * rounds['eager']:>10.0f} {64 * rounds['compiled']:>10.0f} "
+              f"{rounds.ratio('compiled', 'eager'):>6.2f} {rounds.spread('compiled', 'eager'):>10} "
+              f"{compiled.compile_seconds:>10.1f}", flush=True)
 
 
 def _peak_rss(overrides: list[str], queue) -> None:
@@ -238,8 +268,8 @@ def main() -> None:
     parser.add_argument("--sections", default="machine,games,auction,images,memory")
     parser.add_argument("--games", default=",".join(TWO_PLAYER))
     parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--seconds", type=float, default=3.0, help="approximate length of one measurement")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=1.0, help="approximate length of one measurement")
+    parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--players", type=int, default=8, help="N of the auction benchmark")
     parser.add_argument("--auction-game", default="ns", help="the game each auction pair plays")
@@ -249,14 +279,14 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     sections = args.sections.split(",")
     name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"torch {torch.__version__} on {name}; median of {args.repeats} interleaved repeats")
-    peak = matmul_rate(args.device)
-    print(f"matrix-multiply rate (float32, best of the players' shapes and 1024^3): {peak:.0f} GFLOP/s")
+    print(f"torch {torch.__version__} on {name}; {args.repeats} interleaved rounds of ~{args.seconds:g} s")
+    print(f"matrix-multiply rate now (float32, best of the players' shapes and 1024^3): "
+          f"{matmul_rate(args.device):.0f} GFLOP/s; '% of rate' uses the rate measured in each round")
     with tempfile.TemporaryDirectory() as tmp:
         if "games" in sections:
-            games_section(args, Path(tmp), peak)
+            games_section(args, Path(tmp))
         if "auction" in sections:
-            auction_section(args, Path(tmp), peak)
+            auction_section(args, Path(tmp))
         if "images" in sections:
             images_section(args, Path(tmp))
     if "memory" in sections:

@@ -14,6 +14,7 @@ they are computed once per update, one update ahead, into a two-element buffer t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -100,8 +101,11 @@ class Optimizer:
 
     @torch.no_grad()
     def _refresh_corrections(self) -> None:
+        """Eagerly, in Python floats as torch.optim.Adam computes them (one read of the step count)."""
         if self.settings.name == "adam" and self.params:
-            self.next_corrections.copy_(self._corrections(self.state["step"][0].to(self.next_corrections) + 1))
+            s, t = self.settings, float(self.state["step"][0]) + 1
+            corrections = [s.lr / (1 - s.beta1**t), math.sqrt(1 - s.beta2**t)]
+            self.next_corrections.copy_(torch.tensor(corrections, dtype=self.next_corrections.dtype))
 
     def _adam_compiled(self, grads: list[torch.Tensor]) -> None:
         """torch.optim.Adam's update (amsgrad, weight decay and maximize off):

@@ -23,8 +23,12 @@ def plain_copy(stacked: nn.Module, player: int = 0) -> nn.Sequential:
                 linear.weight.copy_(layer.weight[player].T)
                 linear.bias.copy_(layer.bias[player, 0])
             layers.append(linear)
-        elif isinstance(layer, (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.ELU, nn.SiLU)):
-            layers.append(type(layer)(**({"negative_slope": layer.negative_slope} if isinstance(layer, nn.LeakyReLU) else {})))
+        elif isinstance(layer, nn.LeakyReLU):  # torch's own modules, not our where-form subclasses
+            layers.append(nn.LeakyReLU(layer.negative_slope))
+        elif isinstance(layer, nn.ReLU):
+            layers.append(nn.ReLU())
+        elif isinstance(layer, (nn.Tanh, nn.ELU, nn.SiLU)):
+            layers.append(type(layer)())
     return nn.Sequential(*layers)
 
 

@@ -14,9 +14,36 @@ from torch import nn
 
 from gangames.errors import pick
 
+class LeakyReLU(nn.LeakyReLU):
+    """``nn.LeakyReLU``; when compiled, written as ``where(x > 0, x, slope x)`` (same values and
+    gradients, bit for bit).
+
+    Why: its gradient is then a function of a boolean mask, so the double backward of a gradient
+    penalty stops here. torch's own ``leaky_relu_backward`` reports a zero tensor as its derivative
+    with respect to the input, and autograd multiplies those zeros through every earlier layer:
+    11-14% of the arithmetic of a penalised game's step (benchmarks/README.md). The compiler fuses
+    the three operations into one kernel; eagerly torch's single operation is faster.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.compiler.is_compiling():
+            return torch.where(x > 0, x, self.negative_slope * x)
+        return super().forward(x)
+
+
+class ReLU(nn.ReLU):
+    """``nn.ReLU``; compiled, ``where(x > 0, x, 0 x)`` for the reason given in ``LeakyReLU`` (``0 x``,
+    not 0, so that a NaN still reaches the losses, where the trainer stops the run)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.compiler.is_compiling():
+            return torch.where(x > 0, x, 0.0 * x)
+        return super().forward(x)
+
+
 ACTIVATIONS = {
-    "relu": nn.ReLU,
-    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "relu": ReLU,
+    "leaky_relu": lambda: LeakyReLU(0.2),
     "tanh": nn.Tanh,
     "elu": nn.ELU,
     "silu": nn.SiLU,
@@ -26,11 +53,12 @@ ACTIVATIONS = {
 class StackedLinear(nn.Module):
     """P independent linear layers as one batched matmul: (P, B, in) -> (P, B, out).
 
-    Two shapes are written for speed (benchmarks/README.md): the bias is added after ``bmm``
-    rather than by ``baddbmm`` (which first copies the broadcast bias into its output; added
-    afterwards, the compiler fuses it into the activation that follows), and an input of one or two
-    features (the 2-D data and latents) is a sum of broadcast products, since a matrix product with
-    an inner dimension of 2 runs at a few percent of the machine's rate.
+    Two shapes are written for the compiler (benchmarks/README.md): the bias is added after
+    ``bmm`` rather than by ``baddbmm`` (which first copies the broadcast bias into its output; added
+    afterwards, it fuses into the activation that follows), and when compiling, an input of one or
+    two features (the 2-D data and latents) is a sum of broadcast products that fuse likewise: a
+    matrix product with an inner dimension of 2 runs at a few percent of the machine's rate.
+    Eagerly, one ``bmm`` is cheaper than those several small operations.
     """
 
     def __init__(self, players: int, in_features: int, out_features: int):
@@ -46,7 +74,7 @@ class StackedLinear(nn.Module):
         self.bias[player].uniform_(-bound, bound, generator=generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.in_features <= 2:
+        if self.in_features <= 2 and torch.compiler.is_compiling():
             out = self.bias
             for i in range(self.in_features):
                 out = out + x[..., i : i + 1] * self.weight[:, i : i + 1, :]
