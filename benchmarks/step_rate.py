@@ -10,15 +10,20 @@ load hits both sides alike. Compilation time is excluded from every rate and pri
     python benchmarks/step_rate.py --device cuda         # the same on a GPU, when there is one
 
 Sections: machine (matrix-multiply rate), games (two-player games vs the reference), auction
-(N players vs N pairs in a loop, and vs one pair), images (DCGAN images/s), memory (peak RSS).
+(N players vs N pairs in a loop, and vs one pair), images (DCGAN images/s), memory (peak RSS),
+profile (not run by default: where a compiled step's time goes, and the ratio to the reference that
+its matrix products alone allow).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
+import os
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -172,17 +177,23 @@ def limit(args, flops: float):
     return lambda: matmul_rate(args.device, 0.3) * 1e9 / flops
 
 
+def timed_game(game: str, args) -> tuple[Config, int]:
+    """A two-player game's config (robust-w's defenders timed from the first step, no warm-up) and
+    the number of steps the reference takes about ``args.seconds`` for."""
+    cfg = resolved(game, args.batch, args.device)
+    if game == "robust-w":
+        cfg = apply_overrides(cfg, ["robust.warmup=0"])
+    return cfg, max(20, int(reference_rate(cfg, 5) * args.seconds))
+
+
 def games_section(args, workdir: Path) -> None:
     print(f"\ntwo-player games on ring8, batch {args.batch}: steps/s (median of {args.repeats} rounds); "
           "ratios to the reference (median, range over rounds)")
     print(f"{'game':<10} {'reference':>10} {'eager':>7} {'ratio':>6} {'compiled':>9} {'ratio':>6} {'range':>10} "
           f"{'compile s':>10} {'MFLOP eager':>12} {'compiled':>9} {'% of rate':>10}")
     for game in args.games.split(","):
-        cfg = resolved(game, args.batch, args.device)
-        if game == "robust-w":  # time the defenders too, from the first step
-            cfg = apply_overrides(cfg, ["robust.warmup=0"])
+        cfg, steps = timed_game(game, args)
         flops, eager_flops = flops_per_step(cfg), flops_per_step(cfg, compiled=False)
-        steps = max(20, int(reference_rate(cfg, 5) * args.seconds))
         eager, compiled = TimedTrainer(cfg, False, workdir), TimedTrainer(cfg, True, workdir)
         rounds = Rounds({
             "limit": limit(args, flops),
@@ -237,6 +248,77 @@ def images_section(args, workdir: Path) -> None:
               f"{compiled.compile_seconds:>10.1f}", flush=True)
 
 
+MATMULS = ("aten::bmm", "aten::mm", "aten::baddbmm", "aten::addmm", "aten::convolution",
+           "aten::convolution_backward", "aten::mkldnn_convolution")
+
+
+@contextlib.contextmanager
+def without_profiler_chatter():
+    """torch's profiler (kineto) writes a 'USDT: ... profiler_start/stop' line to stderr at each
+    start and stop, with no setting to turn it off: capture stderr and pass on everything else."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
+                if not line.startswith("USDT:"):
+                    sys.stderr.write(line)
+
+
+def step_split(cfg: Config, steps: int = 60) -> dict[str, float]:
+    """Milliseconds per compiled step: in matrix products, in the compiler's fused elementwise
+    kernels, and the rest (Python, dispatch, dynamo's guards), from torch's profiler."""
+    import torch._inductor.config as inductor_config
+    from torch.profiler import ProfilerActivity, profile
+
+    from gangames.train.compiled import compile_function
+
+    data = build.build_data(cfg)
+    game = build.build_game_for(cfg, data, cfg.run.device)
+    with mock.patch.object(inductor_config.cpp, "enable_kernel_profile", True):
+        step = game.compiled_step(compile_function)
+        rng = torch.Generator(device=cfg.run.device).manual_seed(0)
+        inputs = [game.draw(data, cfg.data.batch_size, rng, i) for i in range(1, steps + 4)]
+        for x in inputs[:3]:
+            step(x)
+        with without_profiler_chatter(), profile(activities=[ProfilerActivity.CPU]) as prof:
+            start = time.perf_counter()
+            for x in inputs[3:]:
+                step(x)
+            wall = time.perf_counter() - start
+    events = prof.key_averages()
+    per_step = lambda keep: sum(e.self_cpu_time_total for e in events if keep(e.key)) / steps / 1e3  # noqa: E731
+    matmul = per_step(lambda k: k in MATMULS)
+    fused = per_step(lambda k: "cpp_fused" in k)
+    return {"step": wall / steps * 1e3, "matmul": matmul, "fused": fused}
+
+
+def profile_section(args) -> None:
+    """Where a compiled step's time goes, and what that allows: ``bound`` is the ratio to the
+    reference the step would reach if everything but its matrix products took no time."""
+    print(f"\nwhere the compiled step's time goes (ms per step, under the profiler; median of {args.repeats} rounds, "
+          "each round: reference, then ours); bound = reference step / matrix products")
+    print(f"{'game':<10} {'reference':>10} {'compiled':>9} {'products':>9} {'elementwise':>12} {'rest':>6} "
+          f"{'2x needs':>9} {'bound':>6}")
+    for game in args.games.split(","):
+        cfg, steps = timed_game(game, args)
+        rows = []
+        for _ in range(args.repeats):
+            reference_ms = 1e3 / reference_rate(cfg, steps)
+            rows.append({"reference": reference_ms, **step_split(cfg)})
+        med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+        bound = statistics.median(r["reference"] / r["matmul"] for r in rows)
+        rest = med["step"] - med["matmul"] - med["fused"]
+        print(f"{game:<10} {med['reference']:>10.2f} {med['step']:>9.2f} {med['matmul']:>9.2f} {med['fused']:>12.2f} "
+              f"{rest:>6.2f} {med['reference'] / 2:>9.2f} {bound:>6.2f}", flush=True)
+
+
 def _peak_rss(overrides: list[str], queue) -> None:
     cfg = apply_overrides(Config(), ["run.progress=false", "run.steps=300", *overrides])
     Trainer(cfg, Path(tempfile.mkdtemp()) / "run").run()
@@ -289,6 +371,8 @@ def main() -> None:
             auction_section(args, Path(tmp))
         if "images" in sections:
             images_section(args, Path(tmp))
+        if "profile" in sections:
+            profile_section(args)
     if "memory" in sections:
         memory_section(args)
 

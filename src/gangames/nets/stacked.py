@@ -14,6 +14,7 @@ from torch import nn
 
 from gangames.errors import pick
 
+
 class LeakyReLU(nn.LeakyReLU):
     """``nn.LeakyReLU``; when compiled, written as ``where(x > 0, x, slope x)`` (same values and
     gradients, bit for bit).
@@ -21,7 +22,7 @@ class LeakyReLU(nn.LeakyReLU):
     Why: its gradient is then a function of a boolean mask, so the double backward of a gradient
     penalty stops here. torch's own ``leaky_relu_backward`` reports a zero tensor as its derivative
     with respect to the input, and autograd multiplies those zeros through every earlier layer:
-    11-14% of the arithmetic of a penalised game's step (benchmarks/README.md). The compiler fuses
+    12-15% of the arithmetic of a penalised game's step (benchmarks/README.md). The compiler fuses
     the three operations into one kernel; eagerly torch's single operation is faster.
     """
 
