@@ -14,7 +14,6 @@ they are computed once per update, one update ahead, into a two-element buffer t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -94,17 +93,17 @@ class Optimizer:
             sgd(self.params, grads, st.get("momentum", [None] * len(grads)), foreach=foreach,
                 weight_decay=0.0, momentum=s.beta1, lr=s.lr, dampening=0.0, nesterov=False, maximize=False)
 
-    def _corrections(self, t: torch.Tensor) -> torch.Tensor:
-        """Adam's step size and square-rooted second bias correction for update number ``t``."""
+    def _corrections(self, t):
+        """Adam's step size and square-rooted second bias correction for update number ``t`` (a
+        Python float eagerly, as torch.optim.Adam computes them; a tensor inside the compiled step)."""
         s = self.settings
-        return torch.stack([s.lr / (1 - s.beta1**t), (1 - s.beta2**t).sqrt()])
+        return s.lr / (1 - s.beta1**t), (1 - s.beta2**t) ** 0.5
 
     @torch.no_grad()
     def _refresh_corrections(self) -> None:
-        """Eagerly, in Python floats as torch.optim.Adam computes them (one read of the step count)."""
+        """Eagerly, from one read of the step count."""
         if self.settings.name == "adam" and self.params:
-            s, t = self.settings, float(self.state["step"][0]) + 1
-            corrections = [s.lr / (1 - s.beta1**t), math.sqrt(1 - s.beta2**t)]
+            corrections = self._corrections(float(self.state["step"][0]) + 1)
             self.next_corrections.copy_(torch.tensor(corrections, dtype=self.next_corrections.dtype))
 
     def _adam_compiled(self, grads: list[torch.Tensor]) -> None:
@@ -120,7 +119,7 @@ class Optimizer:
         count = st["step"][0] + 1
         for t in st["step"]:
             t.copy_(count)
-        self.next_corrections.copy_(self._corrections(count.to(self.next_corrections) + 1))
+        self.next_corrections.copy_(torch.stack(self._corrections(count.to(self.next_corrections) + 1)))
 
     def state_dict(self) -> dict[str, list[torch.Tensor]]:
         return {name: [t.clone() for t in tensors] for name, tensors in self.state.items()}
