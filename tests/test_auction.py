@@ -102,6 +102,23 @@ def test_without_auctions_the_batched_players_equal_separate_runs(small_cfg):
             assert torch.allclose(ours[key][p], theirs[0], rtol=1e-5, atol=1e-6)
 
 
+def test_several_rounds_in_one_call_hold_their_auction_where_it_falls(small_cfg):
+    """``steps`` over rounds 1-5 with an auction after round 3 equals five single steps, and
+    a call ends after each auction (``ends_call``)."""
+    games, logs = [auction_game(small_cfg, players=3, period=3, seed=4) for _ in range(2)], []
+    for (cfg, data, game), together in zip(games, (True, False)):
+        rng = torch.Generator().manual_seed(0)
+        rounds = [game.draw(data, cfg.data.batch_size, rng, step) for step in range(1, 6)]
+        logs.append(game.steps(rounds) if together else [game.step(r) for r in rounds])
+    assert ["events" in row for row in logs[0]] == [False, False, True, False, False]
+    assert [games[0][2].ends_call(step) for step in range(1, 7)] == [False, False, True, False, False, True]
+    for a, b in zip(logs[0], logs[1]):
+        assert torch.equal(a["d_loss"], b["d_loss"])
+    for role, module in games[0][2].modules().items():
+        for key, value in module.state_dict().items():
+            assert torch.equal(value, games[1][2].modules()[role].state_dict()[key]), (role, key)
+
+
 def test_independent_is_the_auction_game_with_auctions_off(small_cfg):
     cfg = small_cfg("independent")
     assert cfg.auction.enabled is False and build.player_count(cfg) == 4

@@ -7,7 +7,8 @@ import torch
 
 from gangames import build
 from gangames.config import Config, apply_overrides
-from gangames.train.compiled import GuardedCompile, compile_function
+from gangames.errors import ConfigError
+from gangames.train.compiled import GuardedCompile, compile_function, use_cache_dir
 
 
 def params(game):
@@ -16,17 +17,20 @@ def params(game):
 
 @pytest.mark.parametrize("name", ["ns", "gan-gp"])
 def test_compiled_and_eager_steps_give_the_same_parameters(name):
+    """Twenty steps, in five compiled calls of four steps."""
     cfg = build.resolve(apply_overrides(Config(), [f"game.name={name}", "generator.hidden=[32, 32]",
                                                    "discriminator.hidden=[32, 32]", "data.batch_size=64"]))
+    assert cfg.run.steps_per_call == 4
     data = build.build_data(cfg)
     eager, compiled = build.build_game_for(cfg, data), build.build_game_for(cfg, data)
-    step = compiled.compiled_step(compile_function)
+    play = compiled.compiled_steps(compile_function)
     rng = torch.Generator().manual_seed(0)
-    for i in range(1, 21):
-        inputs = eager.draw(data, 64, rng, i)
-        a = eager.step(inputs)
-        b = step(inputs)
-    assert step.failed is None and step.compile_seconds > 0
+    inputs = [eager.draw(data, 64, rng, i) for i in range(1, 21)]
+    for start in range(0, 20, 4):
+        b = play(inputs[start:start + 4])[-1]
+    for x in inputs:
+        a = eager.step(x)
+    assert play.failed is None and play.compile_seconds > 0
     assert torch.allclose(a["d_loss"], b["d_loss"], rtol=1e-4, atol=1e-5)
     for x, y in zip(params(eager), params(compiled)):
         assert torch.allclose(x, y, rtol=1e-4, atol=1e-5)
@@ -53,7 +57,27 @@ def test_a_compiler_failure_runs_eagerly_with_a_warning():
     assert calls == [1, 2]
 
 
+def test_steps_per_call_is_four_for_games_of_one_critic_step_unless_set():
+    of = lambda *o: build.resolve(apply_overrides(Config(), list(o))).run.steps_per_call  # noqa: E731
+    assert (of("game.name=ns"), of("game.name=wgan-gp"), of("game.name=auction")) == (4, 1, 4)
+    assert of("game.name=wgan", "run.steps_per_call=2") == 2
+    with pytest.raises(ConfigError, match="run.steps_per_call must be >= 1, got 0"):
+        of("run.steps_per_call=0")
+
+
 def test_compile_is_chosen_by_run_length_unless_set():
     assert build.resolve(apply_overrides(Config(), ["run.steps=100"])).run.compile is False
     assert build.resolve(apply_overrides(Config(), ["run.steps=20000"])).run.compile is True
     assert build.resolve(apply_overrides(Config(), ["run.steps=20000", "run.compile=false"])).run.compile is False
+
+
+def test_compiled_kernels_go_to_our_cache_unless_the_user_chose_a_folder(tmp_path, monkeypatch):
+    from torch._inductor.runtime.cache_dir_utils import cache_dir, default_cache_dir
+
+    monkeypatch.setenv("GANGAMES_CACHE", str(tmp_path / "ours"))
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", default_cache_dir())  # what importing torch._dynamo does
+    use_cache_dir()
+    assert cache_dir() == str(tmp_path / "ours" / "inductor")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "theirs"))
+    use_cache_dir()
+    assert cache_dir() == str(tmp_path / "theirs")

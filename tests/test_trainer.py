@@ -14,7 +14,8 @@ from gangames import config as C
 from gangames.data.synthetic import ring
 from gangames.errors import CheckpointError, DivergedError
 from gangames.metrics.mixture import mode_coverage
-from gangames.train import checkpoint
+from gangames.train import checkpoint, trainer as trainer_module
+from gangames.train.compiled import GuardedCompile
 from gangames.train.trainer import Trainer
 from helpers import metric_rows
 
@@ -164,3 +165,50 @@ def test_ctrl_c_in_the_command_line_tool_writes_a_checkpoint(tmp_path):
     saved = checkpoint.list_checkpoints(out / "checkpoints")
     assert len(saved) == 1 and saved[0][0] > 0
     assert checkpoint.read(saved[0][1])["step"] == saved[0][0]
+
+
+@pytest.fixture
+def call_lengths(monkeypatch):
+    """``run.compile`` without the compiler: the trainer calls the game's ``steps`` as it would call
+    the compiled ones (several steps per call), and the length of every call is recorded."""
+    lengths = []
+
+    def recording(steps):
+        def call(rounds):
+            lengths.append(len(rounds))
+            return steps(rounds)
+        return GuardedCompile(steps, call)
+
+    monkeypatch.setattr(trainer_module, "compile_function", recording)
+    return lengths
+
+
+@pytest.mark.parametrize("game", ["ns", "robust-w"])
+def test_calls_of_several_steps_end_where_the_trainer_acts_and_change_nothing(tmp_path, call_lengths, game):
+    """Snapshots and checkpoints every 10 steps, evaluations every 15, 30 steps, 4 steps per call
+    (robust-w's defenders also start after step 5). Compiled calls start on multiples of 4 and hold
+    none of those steps but as their last; the steps between run one by one, eagerly; and the run
+    is the one-step-at-a-time run, bit for bit."""
+    common = [f"game.name={game}", "run.seed=2", "run.steps=30", "run.snapshot_every=10", "run.checkpoint_every=10",
+              "run.keep_checkpoints=10", "run.log_every=3", "eval.every=15", "eval.samples=200",
+              "eval.metrics=[\"modes\"]", "robust.warmup=5", "robust.steps=2"]
+    Trainer(cfg_of(*common, "run.compile=false"), tmp_path / "one").run()
+    Trainer(cfg_of(*common, "run.compile=true", "run.steps_per_call=4"), tmp_path / "four").run()
+    # Calls of 4: steps 1-8 and 17-28 (ns); 1-4 and 17-28 (robust-w: 5-8 would hold step 5).
+    assert call_lengths == ([4] * 5 if game == "ns" else [4] * 4)
+    assert_same_state(final_state(tmp_path / "one"), final_state(tmp_path / "four"))
+    for step in (10, 20):
+        assert_same_state(checkpoint.read(tmp_path / "one" / "checkpoints" / f"step-{step:08d}.pt"),
+                          checkpoint.read(tmp_path / "four" / "checkpoints" / f"step-{step:08d}.pt"))
+        assert np.array_equal(np.load(tmp_path / "one" / "samples" / f"step-{step:08d}.npy"),
+                              np.load(tmp_path / "four" / "samples" / f"step-{step:08d}.npy"))
+    rows = metric_rows(tmp_path / "four" / "metrics.jsonl")
+    assert rows == metric_rows(tmp_path / "one" / "metrics.jsonl")
+    assert [r["step"] for r in rows if "eval" in r] == [15, 30]
+
+    # A run resumed from step 20 calls as the straight run did from there.
+    del call_lengths[:]
+    (tmp_path / "four" / "checkpoints" / "step-00000030.pt").unlink()
+    Trainer.resume(tmp_path / "four").run()
+    assert call_lengths == [4, 4]
+    assert_same_state(final_state(tmp_path / "one"), final_state(tmp_path / "four"))

@@ -28,6 +28,9 @@ from gangames.nets.stacked import ACTIVATIONS, StackedLine, init_players, mlp, m
 from gangames.optim import OPTIMIZERS, Optimizer, OptimizerSettings
 
 COMPILE_FROM_STEPS = 5000
+# Rounds per compiled call for games of one critic step: each call costs ~80 us of guards and
+# wrappers; four rounds per call measured ~4% faster for NS-GAN on ring8 (benchmarks/README.md).
+STEPS_PER_CALL = 4
 GENERATOR_NETS = ("mlp", "line", "dcgan")
 DISCRIMINATOR_NETS = ("mlp", "dcgan")
 DEFAULT_WIDTHS = {"mlp": [128, 128, 128], "dcgan": [32, 64], "line": []}
@@ -114,6 +117,9 @@ def resolve(config: Config) -> Config:
     game.disc_steps = spec.disc_steps if game.disc_steps is None else game.disc_steps
     _positive(game.disc_steps, "game.disc_steps")
     game.clip = spec.clip if game.clip is None else game.clip
+    if run.steps_per_call is None:
+        run.steps_per_call = STEPS_PER_CALL if game.disc_steps == 1 else 1
+    _positive(run.steps_per_call, "run.steps_per_call")
     if game.name == "robust-w":
         _resolve_robust(cfg)
 

@@ -31,6 +31,8 @@ class RunConfig:
     keep_checkpoints: int = 2  # newest checkpoints kept; older ones are deleted
     device: str = "cpu"
     compile: bool | None = None  # torch.compile the game step; None: only runs of >= 5000 steps (docs/speed.md)
+    steps_per_call: int | None = None  # compiled runs: game steps per compiled call; None: 4 for games of one
+    #   critic step per round, else 1 (a longer graph compiles longer: docs/speed.md)
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
     progress: bool = True
 

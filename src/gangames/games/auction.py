@@ -97,10 +97,14 @@ class AuctionGame:
     def sample(self, z: Tensor) -> Tensor:
         return self.inner.sample(z)
 
-    def compiled_step(self, compile_fn):
+    def compiled_steps(self, compile_fn):
         """Compile the independent stage, played every step; the auction (every K steps) stays eager."""
-        inner_step = compile_fn(self.inner.step)
-        return lambda inputs: self.step(inputs, inner_step)
+        inner_steps = compile_fn(self.inner.steps)
+        return lambda rounds: self.steps(rounds, inner_steps)
+
+    def ends_call(self, step: int) -> bool:
+        """An auction, eager, follows this step."""
+        return self.rules.enabled and step % self.rules.period == 0
 
     # -- randomness ------------------------------------------------------------------------------
     def draw(self, data, batch_size: int, generator: torch.Generator, step: int) -> dict:
@@ -175,11 +179,23 @@ class AuctionGame:
             self.players.generator_opt.step(torch.autograd.grad(g_loss.sum(), g_params), frozen=frozen)
         return {"disagreement_before": before, "disagreement_after": after}
 
-    def step(self, inputs: dict, inner_step=None) -> dict:
-        logs = (inner_step or self.inner.step)(inputs)
-        if "auction" in inputs:
-            result = self.auction(inputs["auction"]["lots"], inputs["auction"]["real"])
-            aligned = self.auxiliary_stage(result, inputs["auction"].get("z_gen"))
-            logs["events"] = {"auction": {"bids": result["bids"], "scores": result["scores"],
-                                          "winner": result["winner"], "best": result["best"], **aligned}}
+    def step(self, inputs: dict) -> dict:
+        return self.steps([inputs])[0]
+
+    def steps(self, rounds: list[dict], inner_steps=None) -> list[dict]:
+        """The independent stage of every round, with an auction after each round that has one
+        (the rounds between two auctions go to ``inner_steps`` together)."""
+        inner_steps = inner_steps or self.inner.steps
+        logs: list[dict] = []
+        start = 0
+        for end, inputs in enumerate(rounds, start=1):
+            if "auction" not in inputs and end < len(rounds):
+                continue
+            logs += inner_steps(rounds[start:end])
+            start = end
+            if "auction" in inputs:
+                result = self.auction(inputs["auction"]["lots"], inputs["auction"]["real"])
+                aligned = self.auxiliary_stage(result, inputs["auction"].get("z_gen"))
+                logs[-1]["events"] = {"auction": {"bids": result["bids"], "scores": result["scores"],
+                                                  "winner": result["winner"], "best": result["best"], **aligned}}
         return logs

@@ -88,6 +88,10 @@ class RobustGame(TwoPlayerGame):
             inputs["feature_noise"] = self.feature_penalty.draw(lead, (1,), generator)
         return inputs
 
+    def ends_call(self, step: int) -> bool:
+        """The defenders start after the warm-up: another graph."""
+        return step == self.rules.warmup
+
     # -- the defenders ---------------------------------------------------------------------------
     def defend(self, real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """The defenders' moves delta (of the samples, or in feature mode of their features), detached."""

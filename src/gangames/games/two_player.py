@@ -67,8 +67,14 @@ class TwoPlayerGame:
     def optimizers(self) -> dict[str, Optimizer]:
         return self.players.optimizers()
 
-    def compiled_step(self, compile_fn):
-        return compile_fn(self.step)
+    def compiled_steps(self, compile_fn):
+        """``steps``, compiled: several rounds of play per compiled call (docs/speed.md)."""
+        return compile_fn(self.steps)
+
+    def ends_call(self, step: int) -> bool:
+        """Whether a call of ``steps`` must end after round ``step``: a game whose next round leaves
+        the compiled graph or plays a different one says so here (this one never does)."""
+        return False
 
     @torch.no_grad()
     def sample(self, z: Tensor) -> Tensor:
@@ -134,3 +140,7 @@ class TwoPlayerGame:
             logs = self.discriminator_step(inputs, k)
         logs.update(self.generator_step(inputs["z_gen"]))
         return logs
+
+    def steps(self, rounds: list[dict]) -> list[dict[str, Tensor]]:
+        """Several rounds in a row, one ``draw`` each: compiled, one call instead of several."""
+        return [self.step(inputs) for inputs in rounds]

@@ -1,7 +1,8 @@
 """The trainer shared by every game: seeds, the step loop, logs, snapshots, checkpoints, resume.
 
 It knows nothing of a particular game. A game provides ``draw`` (the random inputs of one step),
-``step`` (one round of play, returning per-player statistics), ``sample``, ``modules`` and
+``step`` (one round of play, returning per-player statistics), ``steps`` (several rounds, one
+call) and ``compiled_steps``, ``ends_call`` (steps a call must end on), ``sample``, ``modules`` and
 ``optimizers`` (what a checkpoint must hold).
 """
 
@@ -130,7 +131,8 @@ class Trainer:
             compiled.append(compile_function(fn))
             return compiled[-1]
 
-        step_fn = self.game.compiled_step(compile_fn) if run.compile else self.game.step
+        steps_fn = self.game.compiled_steps(compile_fn) if run.compile else self.game.steps
+        per_call = run.steps_per_call if run.compile else 1
         first_step = self.step
         info = self.run_dir.read_info()
         info.setdefault("sessions", []).append({"started": now(), "from_step": self.step, "compile": run.compile})
@@ -147,14 +149,16 @@ class Trainer:
                     if self._interrupted:
                         status = "interrupted"
                         break
-                    inputs = self.game.draw(self.data, self.cfg.data.batch_size, self.stream, self.step + 1)
-                    logs = step_fn(inputs)
-                    self.step += 1
-                    events = logs.pop("events", None)
-                    self._pending.append(logs)
-                    if events:
-                        self.run_dir.log({"step": self.step, **plain(events)})
-                    self._after_step(progress)
+                    count = self._call_length(per_call)
+                    rounds = [self.game.draw(self.data, self.cfg.data.batch_size, self.stream, self.step + i)
+                              for i in range(1, count + 1)]
+                    for logs in (steps_fn if count == per_call else self.game.steps)(rounds):
+                        self.step += 1
+                        events = logs.pop("events", None)
+                        self._pending.append(logs)
+                        if events:
+                            self.run_dir.log({"step": self.step, **plain(events)})
+                        self._after_step(progress)
             if self._pending:
                 self._write_log_row()
             if self.step > first_step or status == "interrupted":
@@ -169,6 +173,19 @@ class Trainer:
         self._finish_info(info, status, start, first_step, compile_seconds)
         rate = (self.step - first_step) / seconds if seconds > 0 else float("nan")
         return RunResult(status, self.step, self.run_dir.path, seconds, rate, compile_seconds)
+
+    def _call_length(self, per_call: int) -> int:
+        """Steps the next call plays: ``per_call`` from a multiple of it when nothing has to happen
+        between them (a snapshot, checkpoint or evaluation, the run's end, the game's own stops),
+        else one, played eagerly (a second graph for single steps would double the first compile).
+        It depends on the step alone, so a resumed run calls as the uninterrupted one did."""
+        run, first, last = self.cfg.run, self.step + 1, self.step + per_call
+        if per_call == 1 or self.step % per_call or last > run.steps:
+            return 1
+        every = [run.snapshot_every, run.checkpoint_every] + ([self.cfg.eval.every] if self.evaluator else [])
+        inside = range(first, last)  # the call's steps but its last
+        stops = any(step % n == 0 for step in inside for n in every) or any(map(self.game.ends_call, inside))
+        return 1 if stops else per_call
 
     def _after_step(self, progress: Progress) -> None:
         run, step = self.cfg.run, self.step
