@@ -29,7 +29,7 @@ from gangames.optim import OPTIMIZERS, Optimizer, OptimizerSettings
 
 COMPILE_FROM_STEPS = 5000
 # Rounds per compiled call for games of one critic step: each call costs ~80 us of guards and
-# wrappers; four rounds per call measured ~4% faster for NS-GAN on ring8 (benchmarks/README.md).
+# wrappers; four rounds per call measured 6-7% faster for NS-GAN and GAN-GP (benchmarks/README.md).
 STEPS_PER_CALL = 4
 GENERATOR_NETS = ("mlp", "line", "dcgan")
 DISCRIMINATOR_NETS = ("mlp", "dcgan")
@@ -77,7 +77,7 @@ def resolve(config: Config) -> Config:
     for key in ("steps", "log_every", "snapshot_every", "snapshot_size", "checkpoint_every", "keep_checkpoints"):
         _positive(getattr(run, key), f"run.{key}")
     _positive(run.threads, "run.threads", 0)
-    if run.compile is None:  # compiling costs 5-40 s on a CPU: worth it for long runs only
+    if run.compile is None:  # compiling costs 20-60 s the first time, 1-5 s cached: for long runs only
         run.compile = run.steps >= COMPILE_FROM_STEPS
     _positive(cfg.eval.every, "eval.every", 0)
     _positive(cfg.eval.samples, "eval.samples", 2)
