@@ -134,7 +134,7 @@ class TimedTrainer:
     almost all in full calls."""
 
     def __init__(self, cfg: Config, compile_: bool, workdir: Path):
-        per_call = build.resolve(cfg).run.steps_per_call
+        per_call = cfg.run.steps_per_call  # cfg is resolved (``resolved``)
         cfg = apply_overrides(cfg, [f"run.steps={2 * per_call}", f"run.compile={str(compile_).lower()}",
                                     "run.checkpoint_every=1000000000", "run.snapshot_every=1000000000", "eval.every=0"])
         self.trainer = Trainer(cfg, Path(tempfile.mkdtemp(dir=workdir)))
@@ -302,10 +302,10 @@ def step_split(cfg: Config, steps: int = 60) -> dict[str, float]:
     with mock.patch.object(inductor_config.cpp, "enable_kernel_profile", True):
         play = game.compiled_steps(compile_function)
         rng = torch.Generator(device=cfg.run.device).manual_seed(0)
-        k = cfg.run.steps_per_call
-        steps = steps // k * k
-        inputs = [game.draw(data, cfg.data.batch_size, rng, i) for i in range(1, steps + 2 * k + 1)]
-        calls = [inputs[i:i + k] for i in range(0, len(inputs), k)]
+        per_call = cfg.run.steps_per_call
+        steps = steps // per_call * per_call
+        inputs = [game.draw(data, cfg.data.batch_size, rng, i) for i in range(1, steps + 2 * per_call + 1)]
+        calls = [inputs[i:i + per_call] for i in range(0, len(inputs), per_call)]
         for rounds in calls[:2]:
             play(rounds)
         with without_profiler_chatter(), profile(activities=[ProfilerActivity.CPU]) as prof:

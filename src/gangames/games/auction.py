@@ -102,14 +102,16 @@ class AuctionGame:
         inner_steps = compile_fn(self.inner.steps)
         return lambda rounds: self.steps(rounds, inner_steps)
 
-    def ends_call(self, step: int) -> bool:
-        """An auction, eager, follows this step."""
+    def auction_after(self, step: int) -> bool:
+        """Whether an auction follows step ``step`` (every K steps, when auctions are on)."""
         return self.rules.enabled and step % self.rules.period == 0
+
+    ends_call = auction_after  # the auction is eager: a compiled call must end before it
 
     # -- randomness ------------------------------------------------------------------------------
     def draw(self, data, batch_size: int, generator: torch.Generator, step: int) -> dict:
         inputs = self.inner.draw(data, batch_size, generator, step)
-        if self.rules.enabled and step % self.rules.period == 0:
+        if self.auction_after(step):
             n, m = self.players.count, self.rules.lot_size
             auction = {"lots": self.players.latent((n, m), generator), "real": data.sample(m, generator)}
             if self.rules.aux_update_generators:

@@ -82,15 +82,19 @@ class RobustGame(TwoPlayerGame):
 
     def draw(self, data, batch_size: int, generator: torch.Generator, step: int = 0) -> dict:
         inputs = super().draw(data, batch_size, generator, step)
-        inputs["defend"] = self.rules.steps > 0 and step > self.rules.warmup
+        inputs["defend"] = self.defends(step)
         if self.rules.mode == "feature" and self.feature_penalty is not None and self.rules.feature_penalty_weight > 0:
             lead = tuple(inputs["real"].shape[:3])
             inputs["feature_noise"] = self.feature_penalty.draw(lead, (1,), generator)
         return inputs
 
+    def defends(self, step: int) -> bool:
+        """Whether the defenders play in step ``step`` (after the warm-up, if they have ascent steps)."""
+        return self.rules.steps > 0 and step > self.rules.warmup
+
     def ends_call(self, step: int) -> bool:
-        """The defenders start after the warm-up: another graph."""
-        return step == self.rules.warmup
+        """The step before the defenders start: the next step is another graph."""
+        return self.defends(step) != self.defends(step + 1)
 
     # -- the defenders ---------------------------------------------------------------------------
     def defend(self, real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
