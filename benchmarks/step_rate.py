@@ -12,7 +12,8 @@ load hits both sides alike. Compilation time is excluded from every rate and pri
 Sections: machine (matrix-multiply rate), games (two-player games vs the reference), auction
 (N players vs N pairs in a loop, and vs one pair), images (DCGAN images/s), memory (peak RSS),
 profile (not run by default: where a compiled step's time goes, and the ratio to the reference that
-its matrix products alone allow).
+its matrix products alone allow), overhead (not run by default: the cost of a compiled call and of its
+kernel launches, with players too small to compute anything).
 """
 
 from __future__ import annotations
@@ -340,6 +341,39 @@ def profile_section(args) -> None:
               f"{rest:>6.2f} {med['reference'] / 2:>9.2f} {bound:>6.2f}", flush=True)
 
 
+def overhead_section(args) -> None:
+    """What entering compiled code and launching its kernels cost per step: an NS step of width-8
+    players on a batch of 4, where the arithmetic is next to nothing, compiled with one or
+    ``run.steps_per_call`` steps per call and its kernels launched from Python or from C++."""
+    from gangames.train.compiled import compile_function
+
+    cfg = resolved("ns", 4, args.device, ["generator.hidden=[8, 8, 8]", "discriminator.hidden=[8, 8, 8]"])
+    data = build.build_data(cfg)
+    per_call, steps = cfg.run.steps_per_call, 400
+
+    def timed(calls_of: int, cpp_wrapper: bool):
+        game = build.build_game_for(cfg, data, cfg.run.device)
+        play = game.compiled_steps(lambda fn: compile_function(fn, cpp_wrapper))
+        rng = torch.Generator(device=cfg.run.device).manual_seed(0)
+        inputs = [game.draw(data, cfg.data.batch_size, rng, i) for i in range(1, steps + 1)]
+        calls = [inputs[i:i + calls_of] for i in range(0, steps, calls_of)]
+        play(calls[0])
+
+        def us_per_step() -> float:
+            start = time.perf_counter()
+            for rounds in calls:
+                play(rounds)
+            return (time.perf_counter() - start) / steps * 1e6
+        return us_per_step
+
+    variants = {(n, cpp): timed(n, cpp) for n in (1, per_call) for cpp in (False, True)}
+    rounds = Rounds({f"{n}/{cpp}": fn for (n, cpp), fn in variants.items()}, args.repeats)
+    print(f"\ncompiled NS step of width-8 players, batch 4: us per step (median of {args.repeats} rounds)")
+    print(f"{'steps per call':>15} {'launch from Python':>19} {'from C++':>9}")
+    for n in (1, per_call):
+        print(f"{n:>15} {rounds[f'{n}/False']:>19.0f} {rounds[f'{n}/True']:>9.0f}", flush=True)
+
+
 def _peak_rss(overrides: list[str], queue) -> None:
     cfg = apply_overrides(Config(), ["run.progress=false", "run.steps=300", *overrides])
     Trainer(cfg, Path(tempfile.mkdtemp()) / "run").run()
@@ -394,6 +428,8 @@ def main() -> None:
             images_section(args, Path(tmp))
         if "profile" in sections:
             profile_section(args)
+        if "overhead" in sections:
+            overhead_section(args)
     if "memory" in sections:
         memory_section(args)
 

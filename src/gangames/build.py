@@ -29,7 +29,7 @@ from gangames.optim import OPTIMIZERS, Optimizer, OptimizerSettings
 
 COMPILE_FROM_STEPS = 5000
 # Rounds per compiled call for games of one critic step: each call costs ~80 us of guards and
-# wrappers; four rounds per call measured 6-7% faster for NS-GAN and GAN-GP (benchmarks/README.md).
+# wrappers; four rounds per call take ~60 us off each step (benchmarks/README.md, overhead).
 STEPS_PER_CALL = 4
 GENERATOR_NETS = ("mlp", "line", "dcgan")
 DISCRIMINATOR_NETS = ("mlp", "dcgan")

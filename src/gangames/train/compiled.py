@@ -27,20 +27,20 @@ def use_cache_dir() -> None:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir() / "inductor")
 
 
-def compile_function(step):
+def compile_function(step, cpp_wrapper: bool = True):
     """``torch.compile`` of a game's step, with a persistent on-disk cache of compiled kernels.
 
     ``trace_autograd_ops`` lets the compiler trace ``torch.autograd.grad`` (the players' gradients
     and the gradient penalties) into the graph instead of breaking the graph at each call.
     ``cpp_wrapper`` launches the graph's kernels from C++ rather than from generated Python: about
-    40 us less per game step of the 2-D players (benchmarks/README.md), for a slower first compile.
+    40 us less per game step of the 2-D players (benchmarks/README.md); off only to measure that.
     """
     use_cache_dir()
     torch._dynamo.config.trace_autograd_ops = True
     # Every game object is its own graph: a process that trains many runs (a sweep worker, the
     # benchmark) needs more than dynamo's default of 8 per code object.
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 256)
-    return GuardedCompile(step, torch.compile(step, fullgraph=True, dynamic=False, options={"cpp_wrapper": True}))
+    return GuardedCompile(step, torch.compile(step, fullgraph=True, dynamic=False, options={"cpp_wrapper": cpp_wrapper}))
 
 
 # FailOnRecompileLimitHit is not a TorchDynamoException.
