@@ -13,7 +13,8 @@ Sections: machine (matrix-multiply rate), games (two-player games vs the referen
 (N players vs N pairs in a loop, and vs one pair), images (DCGAN images/s), memory (peak RSS),
 profile (not run by default: where a compiled step's time goes, and the ratio to the reference that
 its matrix products alone allow), overhead (not run by default: the cost of a compiled call and of its
-kernel launches, with players too small to compute anything).
+kernel launches, with players too small to compute anything), compile (not run by default: compile
+time with an empty cache, and for a second configuration that differs only in its settings).
 """
 
 from __future__ import annotations
@@ -49,6 +50,19 @@ def resolved(game: str, batch: int, device: str = "cpu", extra: list[str] | None
 
 
 # -- the machine -----------------------------------------------------------------------------------
+def cpu_name() -> str:
+    """The CPU's model name, with its family and model numbers (virtual machines often report only
+    the vendor's name, and the numbers tell the generations apart)."""
+    fields = {}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    if "model name" not in fields:
+        return "CPU"
+    return f"{fields['model name']} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')})"
+
+
 def matmul_rate(device: str, seconds: float = 1.0) -> float:
     """GFLOP/s of float32 matrix products at the shapes of the MLP players and a large square one."""
     best = 0.0
@@ -240,13 +254,14 @@ def auction_section(args, workdir: Path) -> None:
         "compiled": lambda: compiled.rate(steps),
         "single": lambda: one.rate(steps * n),
     }, args.repeats)
-    print(f"\nauction game, N = {n} {args.auction_game} pairs, auction every 100 steps (rounds/s: one step of all N)")
+    print(f"\nauction game, N = {n} {args.auction_game} pairs, auction every 100 steps (rounds/s: one step of all N); "
+          "N/1 floor: the N/1 time if the N pairs ran at the full matrix-multiply rate")
     print(f"{'N pairs, plain loop':>20} {'ours eager':>11} {'ratio':>6} {'ours compiled':>14} {'ratio':>6} {'range':>10} "
-          f"{'best/best':>10} {'1 pair compiled':>16} {'N/1 time':>9} {'% of rate':>10} {'compile s':>10}")
+          f"{'best/best':>10} {'1 pair compiled':>16} {'N/1 time':>9} {'N/1 floor':>10} {'% of rate':>10} {'compile s':>10}")
     print(f"{rounds['loop']:>20.1f} {rounds['eager']:>11.1f} {rounds.ratio('eager', 'loop'):>6.2f} "
           f"{rounds['compiled']:>14.1f} {rounds.ratio('compiled', 'loop'):>6.2f} {rounds.spread('compiled', 'loop'):>10} "
           f"{rounds.best_ratio('compiled', 'loop'):>10.2f} "
-          f"{rounds['single']:>16.1f} {rounds.ratio('single', 'compiled'):>9.2f} "
+          f"{rounds['single']:>16.1f} {rounds.ratio('single', 'compiled'):>9.2f} {rounds.ratio('single', 'limit'):>10.2f} "
           f"{100 * rounds.ratio('compiled', 'limit'):>9.0f}% {compiled.compile_seconds:>10.1f}", flush=True)
 
 
@@ -374,6 +389,37 @@ def overhead_section(args) -> None:
         print(f"{n:>15} {rounds[f'{n}/False']:>19.0f} {rounds[f'{n}/True']:>9.0f}", flush=True)
 
 
+def _compile_seconds(cache: str, overrides: list[str], queue) -> None:
+    os.environ["GANGAMES_CACHE"] = cache
+    from gangames.train.compiled import compile_function
+
+    cfg = resolved("ns", 256, overrides[0], overrides[1:])
+    data = build.build_data(cfg)
+    game = build.build_game_for(cfg, data, cfg.run.device)
+    play = game.compiled_steps(compile_function)
+    rng = torch.Generator(device=cfg.run.device).manual_seed(0)
+    play([game.draw(data, cfg.data.batch_size, rng, i) for i in range(1, cfg.run.steps_per_call + 1)])
+    queue.put(play.compile_seconds)
+
+
+def compile_section(args) -> None:
+    """Seconds to compile the NS step (4 rounds per call) in a fresh process: with an empty cache,
+    then with the cache it left for another learning rate and betas (a sweep's next trial), then for
+    the same settings again. Fresh processes, because within one process dynamo reuses the graph."""
+    print("\ncompile time of the NS step in a fresh process (s): empty cache, then other settings, then the same again")
+    context = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory() as cache:
+        for label, overrides in (("empty cache", []),
+                                 ("other lr and betas", ["generator.lr=3e-4", "discriminator.lr=2e-4",
+                                                         "generator.beta1=0.3", "discriminator.beta2=0.9"]),
+                                 ("same settings", [])):
+            queue = context.Queue()
+            process = context.Process(target=_compile_seconds, args=(cache, [args.device, *overrides], queue))
+            process.start()
+            process.join()
+            print(f"{label:<24} {queue.get():>8.1f}", flush=True)
+
+
 def _peak_rss(overrides: list[str], queue) -> None:
     cfg = apply_overrides(Config(), ["run.progress=false", "run.steps=300", *overrides])
     Trainer(cfg, Path(tempfile.mkdtemp()) / "run").run()
@@ -415,7 +461,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     sections = args.sections.split(",")
-    name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    name = torch.cuda.get_device_name() if args.device == "cuda" else f"{cpu_name()}, {torch.get_num_threads()} threads"
     print(f"torch {torch.__version__} on {name}; {args.repeats} interleaved rounds of ~{args.seconds:g} s")
     print(f"matrix-multiply rate now (float32, best of the players' shapes and 1024^3): "
           f"{matmul_rate(args.device):.0f} GFLOP/s; '% of rate' uses the rate measured in each round")
@@ -432,6 +478,8 @@ def main() -> None:
             overhead_section(args)
     if "memory" in sections:
         memory_section(args)
+    if "compile" in sections:
+        compile_section(args)
 
 
 if __name__ == "__main__":

@@ -81,3 +81,72 @@ def test_compiled_kernels_go_to_our_cache_unless_the_user_chose_a_folder(tmp_pat
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "theirs"))
     use_cache_dir()
     assert cache_dir() == str(tmp_path / "theirs")
+
+
+# Settings a sweep varies (game: its base settings, the settings changed). Each must enter the
+# compiled step as an input: as a constant of the graph, every trial would compile the whole step
+# again (40-150 s on 2 cores, docs/speed.md).
+SWEPT = {
+    "wgan": ([], ["generator.lr=3e-4", "discriminator.beta2=0.5", "game.clip=0.05"]),  # RMSprop, clipping
+    "wgan-gp": ([], ["generator.lr=3e-3", "discriminator.beta1=0.3", "generator.beta2=0.95", "game.penalty_weight=2.5"]),
+    "robust-w": (["robust.radius=0.5"], ["robust.gamma=9", "robust.step_size=0.01", "robust.radius=0.2", "discriminator.lr=2e-3"]),
+    "ns": (["generator.optimizer=sgd", "generator.beta1=0.5"], ["generator.lr=0.05", "generator.beta1=0.7"]),  # SGD, momentum
+}
+
+
+class Graphs(list):
+    """A dynamo backend that keeps the code of each FX graph it is given and runs the graph as
+    traced: inductor would only add compile time (the graph is what its cache is keyed on)."""
+
+    def __call__(self, graph, example_inputs):
+        self.append(graph.code)
+        return graph.forward
+
+
+def traced(name, overrides, graphs: Graphs):
+    """A game of ``name`` played two compiled calls of one round with the ``graphs`` backend, and an
+    eager copy of the same game given the same inputs; returns both players' parameters and the
+    parameters they started from."""
+    cfg = build.resolve(apply_overrides(Config(), [
+        f"game.name={name}", "generator.hidden=[8, 8]", "discriminator.hidden=[8, 8]", "data.batch_size=16",
+        "robust.warmup=0", "robust.steps=2", "game.disc_steps=2", *overrides]))
+    data = build.build_data(cfg)
+    compiled, eager = build.build_game_for(cfg, data), build.build_game_for(cfg, data)
+    play = torch.compile(compiled.steps, backend=graphs, fullgraph=True)
+    rng = torch.Generator().manual_seed(0)
+    rounds = [[eager.draw(data, 16, rng, i)] for i in (1, 2)]
+    with torch._dynamo.config.patch(trace_autograd_ops=True):
+        for inputs in rounds:
+            play(inputs)
+            eager.steps(inputs)
+    return params(compiled), params(eager), params(build.build_game_for(cfg, data))
+
+
+@pytest.mark.parametrize("name", sorted(SWEPT))
+def test_swept_settings_are_inputs_of_the_compiled_step(name):
+    base, swept = SWEPT[name]
+    torch._dynamo.reset()
+    graphs = Graphs()
+    traced(name, base, graphs)
+    assert len(graphs) == 1
+    # In the same process, a game with other settings runs the graph already compiled ...
+    compiled, eager, start = traced(name, base + swept, graphs)
+    assert len(graphs) == 1
+    # ... with its own settings: it ends where the eager game with those settings ends.
+    for x, y, s in zip(compiled, eager, start):
+        assert torch.allclose(x, y, rtol=1e-4, atol=1e-6)
+    assert max((x - s).abs().max() for x, s in zip(compiled, start)) > 1e-3
+    # In a new process (here: after a reset) it traces the same graph, which the on-disk cache holds.
+    torch._dynamo.reset()
+    traced(name, base + swept, graphs)
+    assert len(graphs) == 2 and graphs[1] == graphs[0]
+
+
+def test_a_setting_that_is_a_constant_of_the_graph_changes_it():
+    """The check above can fail: the penalty's guard is (deliberately) a constant of the graph."""
+    torch._dynamo.reset()
+    graphs = Graphs()
+    traced("wgan-gp", [], graphs)
+    torch._dynamo.reset()
+    traced("wgan-gp", ["game.penalty_guard=1e-3"], graphs)
+    assert len(graphs) == 2 and graphs[1] != graphs[0]

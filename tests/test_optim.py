@@ -7,6 +7,7 @@ from gangames.optim import Optimizer, OptimizerSettings
 from gangames.reference import make_optimizer
 
 
+@pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize("settings", [
     OptimizerSettings("adam", 1e-2, 0.5, 0.999),
     OptimizerSettings("adam", 1e-3, 0.0, 0.9),
@@ -14,20 +15,24 @@ from gangames.reference import make_optimizer
     OptimizerSettings("sgd", 1e-2, 0.9, 0.0),
     OptimizerSettings("sgd", 1e-2, 0.0, 0.0),
 ])
-def test_matches_torch_optim(settings):
+def test_matches_torch_optim(settings, compiled):
+    """Eagerly torch's own functional rules; compiled, the rules written out with their settings
+    read from a tensor (optim.py): both must give torch.optim's numbers."""
     torch.manual_seed(0)
     ours = [torch.randn(3, 4), torch.randn(5)]
     theirs = [p.clone().requires_grad_() for p in ours]
     opt = Optimizer(ours, settings)
     ref = make_optimizer(theirs, settings.name, settings.lr, settings.beta1, settings.beta2, settings.eps)
+    step = torch.compile(opt.step, fullgraph=True) if compiled else opt.step
     for _ in range(5):
         grads = [torch.randn_like(p) for p in ours]
-        opt.step(grads)
+        step(grads)
         for p, g in zip(theirs, grads):
             p.grad = g.clone()
         ref.step()
     for a, b in zip(ours, theirs):
         assert torch.allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert float(opt.state["step"][0]) == 5
     assert not torch.allclose(ours[0], theirs[0].detach() * 0)
 
 

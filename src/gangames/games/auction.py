@@ -169,10 +169,7 @@ class AuctionGame:
                 real = result["real"].unsqueeze(0).expand(n, *result["real"].shape)
                 loss = loss + self.inner.loss.discriminator(D(real), D(result["lots"]))
             self.aux_optimizer.step(torch.autograd.grad(loss.masked_fill(frozen, 0.0).sum(), params), frozen=frozen)
-            if self.inner.clip > 0:
-                with torch.no_grad():
-                    for p in params:
-                        p.clamp_(-self.inner.clip, self.inner.clip)
+            self.inner.clip_weights(params)
         with torch.no_grad():
             after = self.alignment_loss(D(shared), best)
         if z_gen is not None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from gangames.games.penalties import InterpolatePenalty
-from gangames.games.two_player import TwoPlayerGame
+from gangames.games.two_player import TwoPlayerGame, graph_input
 
 Tensor = torch.Tensor
 
@@ -50,8 +50,10 @@ def transport_cost(delta: Tensor, per_dim: bool) -> Tensor:
     return cost / delta[0, 0].numel() if per_dim else cost
 
 
-def ascend(objective, start: Tensor, steps: int, step_size: float, radius: float = 0.0) -> tuple[Tensor, list[Tensor]]:
-    """Gradient ascent on ``objective(delta)`` (per sample, (P, B)) from delta = 0.
+def ascend(objective, start: Tensor, steps: int, step_size: float | Tensor,
+           radius: float | Tensor | None = None) -> tuple[Tensor, list[Tensor]]:
+    """Gradient ascent on ``objective(delta)`` (per sample, (P, B)) from delta = 0, each sample's
+    move projected onto the ball of ``radius`` when one is given.
 
     Returns the final delta (detached) and the mean objective before each step and after the last
     (T_def + 1 values), so that its increase can be checked and logged.
@@ -64,7 +66,7 @@ def ascend(objective, start: Tensor, steps: int, step_size: float, radius: float
         (grad,) = torch.autograd.grad(value.sum(), delta)
         values.append(value.detach().mean(-1))
         delta = delta.detach() + step_size * grad
-        if radius > 0:
+        if radius is not None:
             norm = delta.flatten(start_dim=2).norm(dim=-1).clamp_min(1e-12)
             delta = delta * (radius / norm).clamp(max=1.0).reshape(*norm.shape, *([1] * (delta.dim() - 2)))
     with torch.no_grad():
@@ -78,6 +80,11 @@ class RobustGame(TwoPlayerGame):
     def __init__(self, base: TwoPlayerGame, rules: DefenderRules):
         super().__init__(base.players, base.loss, base.penalty, base.penalty_weight, base.disc_steps, base.clip)
         self.rules = rules
+        # The rules' real numbers as graph inputs (two_player.graph_input): a sweep over gamma compiles once.
+        like = self.penalty_weight
+        self.gamma, self.step_size = graph_input(rules.gamma, like), graph_input(rules.step_size, like)
+        self.radius = graph_input(rules.radius, like) if rules.radius > 0 else None
+        self.feature_penalty_weight = graph_input(rules.feature_penalty_weight, like)
         self.feature_penalty = InterpolatePenalty(base.penalty.target, base.penalty.guard) if base.penalty else None
 
     def draw(self, data, batch_size: int, generator: torch.Generator, step: int = 0) -> dict:
@@ -104,7 +111,7 @@ class RobustGame(TwoPlayerGame):
             start = D.features(real).detach()
 
             def objective(delta):
-                return D.score_features(start + delta) - r.gamma * transport_cost(delta, r.cost == "sq_per_dim")
+                return D.score_features(start + delta) - self.gamma * transport_cost(delta, r.cost == "sq_per_dim")
         elif r.mode == "feature-cost":
             start = real.detach()
             anchor = D.features(start).detach()
@@ -112,14 +119,14 @@ class RobustGame(TwoPlayerGame):
             def objective(delta):
                 moved = D.features(start + delta)
                 cost = (moved - anchor).flatten(start_dim=2).pow(2).sum(-1)
-                return D.score_features(moved) - r.gamma * cost
+                return D.score_features(moved) - self.gamma * cost
         else:
             start = real.detach()
 
             def objective(delta):
-                return D(start + delta) - r.gamma * transport_cost(delta, r.cost == "sq_per_dim")
+                return D(start + delta) - self.gamma * transport_cost(delta, r.cost == "sq_per_dim")
 
-        delta, values = ascend(objective, start, r.steps, r.step_size, r.radius)
+        delta, values = ascend(objective, start, r.steps, self.step_size, self.radius)
         stats = {"transport": delta.flatten(start_dim=2).norm(dim=-1).mean(-1), "ascent_gain": values[-1] - values[0]}
         return delta, stats
 
@@ -157,5 +164,5 @@ class RobustGame(TwoPlayerGame):
             if self.rules.mode == "feature" and self.rules.feature_penalty_weight > 0:
                 noise = {name: value[k] for name, value in inputs["feature_noise"].items()}
                 feature_penalty = self.feature_penalty(D.score_features, hard.detach(), fake_features.detach(), noise)
-                loss = loss + self.rules.feature_penalty_weight * feature_penalty
+                loss = loss + self.feature_penalty_weight * feature_penalty
         return loss, logs

@@ -26,6 +26,14 @@ from gangames.optim import Optimizer
 Tensor = torch.Tensor
 
 
+def graph_input(value: float | Tensor, like: Tensor) -> Tensor:
+    """A real-valued setting as a 0-d tensor on ``like``'s device. A compiled step takes it as an
+    input, where a Python float would be a constant of its graph: a sweep over the setting then
+    reuses one compiled step instead of compiling each trial again (as ``Optimizer.hyper``).
+    In float64, as a Python float is: an operation rounds it to its own dtype, as it would the float."""
+    return torch.tensor(float(value), dtype=torch.float64, device=like.device)
+
+
 @dataclass
 class Players:
     """P generator/discriminator pairs with stacked parameters, and their optimisers."""
@@ -54,12 +62,14 @@ class Players:
 class TwoPlayerGame:
     def __init__(self, players: Players, loss: Loss, penalty=None, penalty_weight: float = 0.0,
                  disc_steps: int = 1, clip: float = 0.0):
+        like = next(players.discriminator.parameters())
         self.players = players
         self.loss = loss
         self.penalty = penalty
-        self.penalty_weight = penalty_weight
+        self.penalty_weight = graph_input(penalty_weight, like)  # lambda
         self.disc_steps = disc_steps
-        self.clip = clip
+        self.clipping = float(clip) > 0
+        self.clip = graph_input(clip, like)  # c
 
     def modules(self) -> dict[str, nn.Module]:
         return self.players.modules()
@@ -122,11 +132,15 @@ class TwoPlayerGame:
         loss, logs = self.discriminator_objective(inputs, k)
         params = list(D.parameters())
         self.players.discriminator_opt.step(torch.autograd.grad(loss.sum(), params))
-        if self.clip > 0:
-            with torch.no_grad():
-                for p in params:
-                    p.clamp_(-self.clip, self.clip)
+        self.clip_weights(params)
         return {"d_loss": loss.detach(), **logs}
+
+    @torch.no_grad()
+    def clip_weights(self, params: list[Tensor]) -> None:
+        """WGAN's weight clipping, w <- clamp(w, -c, c), when the game clips."""
+        if self.clipping:
+            for p in params:
+                p.clamp_(-self.clip, self.clip)
 
     def generator_step(self, z: Tensor) -> dict[str, Tensor]:
         loss = self.generator_loss(z)
