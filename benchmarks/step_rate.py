@@ -396,7 +396,7 @@ def _compile_seconds(cache: str, overrides: list[str], queue) -> None:
     cfg = resolved("ns", 256, overrides[0], overrides[1:])
     data = build.build_data(cfg)
     game = build.build_game_for(cfg, data, cfg.run.device)
-    play = game.compiled_steps(compile_function)
+    play = game.compiled_steps(lambda fn: compile_function(fn, cpp_wrapper=cfg.run.device == "cpu"))  # as the trainer
     rng = torch.Generator(device=cfg.run.device).manual_seed(0)
     play([game.draw(data, cfg.data.batch_size, rng, i) for i in range(1, cfg.run.steps_per_call + 1)])
     queue.put(play.compile_seconds)

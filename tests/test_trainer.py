@@ -173,7 +173,8 @@ def call_lengths(monkeypatch):
     the compiled ones (several steps per call), and the length of every call is recorded."""
     lengths = []
 
-    def recording(steps):
+    def recording(steps, cpp_wrapper=None):
+        assert cpp_wrapper is True  # on the CPU the trainer launches the kernels from C++
         def call(rounds):
             lengths.append(len(rounds))
             return steps(rounds)

@@ -33,7 +33,8 @@ def compile_function(step, cpp_wrapper: bool = True):
     ``trace_autograd_ops`` lets the compiler trace ``torch.autograd.grad`` (the players' gradients
     and the gradient penalties) into the graph instead of breaking the graph at each call.
     ``cpp_wrapper`` launches the graph's kernels from C++ rather than from generated Python: about
-    40 us less per game step of the 2-D players (benchmarks/README.md); off only to measure that.
+    40 us less per game step of the 2-D players on the CPU (benchmarks/README.md); the trainer
+    turns it off on a GPU.
     """
     use_cache_dir()
     torch._dynamo.config.trace_autograd_ops = True

@@ -128,7 +128,9 @@ class Trainer:
         compiled = self._compiled = []
 
         def compile_fn(fn):
-            compiled.append(compile_function(fn))
+            # Kernels launched from C++ on the CPU, where that was measured to pay; on a GPU torch's
+            # default launcher, the common and tested path (no GPU was available to measure ours).
+            compiled.append(compile_function(fn, cpp_wrapper=self.device.type == "cpu"))
             return compiled[-1]
 
         steps_fn = self.game.compiled_steps(compile_fn) if run.compile else self.game.steps
