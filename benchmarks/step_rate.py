@@ -389,11 +389,11 @@ def overhead_section(args) -> None:
         print(f"{n:>15} {rounds[f'{n}/False']:>19.0f} {rounds[f'{n}/True']:>9.0f}", flush=True)
 
 
-def _compile_seconds(cache: str, overrides: list[str], queue) -> None:
+def _compile_seconds(cache: str, device: str, overrides: list[str], queue) -> None:
     os.environ["GANGAMES_CACHE"] = cache
     from gangames.train.compiled import compile_function
 
-    cfg = resolved("ns", 256, overrides[0], overrides[1:])
+    cfg = resolved("ns", 256, device, overrides)
     data = build.build_data(cfg)
     game = build.build_game_for(cfg, data, cfg.run.device)
     play = game.compiled_steps(lambda fn: compile_function(fn, cpp_wrapper=cfg.run.device == "cpu"))  # as the trainer
@@ -414,7 +414,7 @@ def compile_section(args) -> None:
                                                          "generator.beta1=0.3", "discriminator.beta2=0.9"]),
                                  ("same settings", [])):
             queue = context.Queue()
-            process = context.Process(target=_compile_seconds, args=(cache, [args.device, *overrides], queue))
+            process = context.Process(target=_compile_seconds, args=(cache, args.device, overrides, queue))
             process.start()
             process.join()
             print(f"{label:<24} {queue.get():>8.1f}", flush=True)

@@ -77,7 +77,7 @@ def resolve(config: Config) -> Config:
     for key in ("steps", "log_every", "snapshot_every", "snapshot_size", "checkpoint_every", "keep_checkpoints"):
         _positive(getattr(run, key), f"run.{key}")
     _positive(run.threads, "run.threads", 0)
-    if run.compile is None:  # compiling costs 20-140 s the first time, 1-10 s cached: for long runs only
+    if run.compile is None:  # compiling costs 20-155 s the first time, 1-10 s cached: for long runs only
         run.compile = run.steps >= COMPILE_FROM_STEPS
     _positive(cfg.eval.every, "eval.every", 0)
     _positive(cfg.eval.samples, "eval.samples", 2)

@@ -8,7 +8,7 @@ parameters is P independent optimisers.
 
 Compiled, every rule is written out (torch.optim's formulas) with its settings read from a tensor,
 ``hyper``: a Python float would be a constant of the compiled graph, so every new learning rate or
-beta of a sweep would compile the whole game step again (40-70 s on 2 cores); as a tensor it is an
+beta of a sweep would compile the whole game step again (40-150 s on 2 cores); as a tensor it is an
 input, and one graph serves them all. Adam's bias corrections 1 - beta^t are computed once per
 update, one update ahead, into a two-element buffer the loop only reads: inlined, the C++ compiler
 evaluated both powers again for each vector of 16 floats (about half of an update's time).
@@ -109,10 +109,10 @@ class Optimizer:
             corrections = self._corrections(float(self.state["step"][0]) + 1, s.lr, s.beta1, s.beta2)
             self.next_corrections.copy_(torch.tensor(corrections, dtype=self.next_corrections.dtype))
 
-    def _constants(self, like: torch.Tensor) -> list[torch.Tensor]:
-        """lr, beta1, 1 - beta1, beta2, 1 - beta2, eps from ``hyper``, in ``like``'s dtype (compiled)."""
+    def _constants(self) -> list[torch.Tensor]:
+        """lr, beta1, 1 - beta1, beta2, 1 - beta2, eps from ``hyper``, in the parameters' dtype (compiled)."""
         lr, beta1, beta2, eps = self.hyper.unbind()
-        return list(torch.stack([lr, beta1, 1 - beta1, beta2, 1 - beta2, eps]).to(like.dtype).unbind())
+        return list(torch.stack([lr, beta1, 1 - beta1, beta2, 1 - beta2, eps]).to(self.next_corrections.dtype).unbind())
 
     def _count_step(self) -> torch.Tensor:
         """Advance the shared step count; returns the new count."""
@@ -126,7 +126,7 @@ class Optimizer:
         m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
         p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)."""
         st = self.state
-        _, _, one_minus_beta1, beta2, one_minus_beta2, eps = self._constants(self.next_corrections)
+        _, _, one_minus_beta1, beta2, one_minus_beta2, eps = self._constants()
         step_size, root_correction = self.next_corrections.unbind()
         for p, g, m, v in zip(self.params, grads, st["exp_avg"], st["exp_avg_sq"]):
             m.lerp_(g, one_minus_beta1)
@@ -138,7 +138,7 @@ class Optimizer:
     def _rmsprop_compiled(self, grads: list[torch.Tensor]) -> None:
         """torch.optim.RMSprop's update (no momentum, not centred), alpha = beta2:
         v <- alpha v + (1 - alpha) g^2;  p <- p - lr g / (sqrt(v) + eps)."""
-        lr, _, _, alpha, one_minus_alpha, eps = self._constants(self.next_corrections)
+        lr, _, _, alpha, one_minus_alpha, eps = self._constants()
         for p, g, v in zip(self.params, grads, self.state["square_avg"]):
             v.mul_(alpha).add_(one_minus_alpha * g * g)
             p.sub_(lr * g / (v.sqrt() + eps))
@@ -146,7 +146,7 @@ class Optimizer:
 
     def _sgd_compiled(self, grads: list[torch.Tensor]) -> None:
         """torch.optim.SGD's update (no dampening, not Nesterov): b <- momentum b + g;  p <- p - lr b."""
-        lr, momentum, _, _, _, _ = self._constants(self.next_corrections)
+        lr, momentum, _, _, _, _ = self._constants()
         self._count_step()
         for p, g, b in zip(self.params, grads, self.state.get("momentum", [None] * len(grads))):
             if b is not None:

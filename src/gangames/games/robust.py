@@ -81,7 +81,7 @@ class RobustGame(TwoPlayerGame):
         super().__init__(base.players, base.loss, base.penalty, base.penalty_weight, base.disc_steps, base.clip)
         self.rules = rules
         # The rules' real numbers as graph inputs (two_player.graph_input): a sweep over gamma compiles once.
-        like = self.penalty_weight
+        like = next(self.players.discriminator.parameters())
         self.gamma, self.step_size = graph_input(rules.gamma, like), graph_input(rules.step_size, like)
         self.radius = graph_input(rules.radius, like) if rules.radius > 0 else None
         self.feature_penalty_weight = graph_input(rules.feature_penalty_weight, like)
