@@ -362,7 +362,7 @@ def overhead_section(args) -> None:
     ``run.steps_per_call`` steps per call and its kernels launched from Python or from C++."""
     from gangames.train.compiled import compile_function
 
-    cfg = resolved("ns", 4, args.device, ["generator.hidden=[8, 8, 8]", "discriminator.hidden=[8, 8, 8]"])
+    cfg = resolved("ns", 4, args.device, ["generator.hidden=[8, 8, 8]", "discriminator.hidden=[8, 8]"])
     data = build.build_data(cfg)
     per_call, steps = cfg.run.steps_per_call, 400
 

@@ -60,16 +60,31 @@ def test_score_rules_and_winner_on_a_hand_made_matrix():
     assert centred[0, 1].item() == 0.0 and centred[1, 0].item() == 0.5 and centred[2, 0].item() == 1.0
 
 
+def optimiser_state(opt, player):
+    return {name: [t[player].clone() for t in tensors] for name, tensors in opt.state.items()}
+
+
 @pytest.mark.parametrize("best_rule", ["partner", "lowest_bids_given"])
 def test_auxiliary_stage_moves_only_the_others_toward_the_best(small_cfg, best_rule):
     cfg, data, game = auction_game(small_cfg, aux_steps=5, best_rule=best_rule)
     rng = torch.Generator().manual_seed(2)
-    result = game.auction(game.players.latent((4, 64), rng), data.sample(64, rng))
+    latent, real = game.players.latent((4, 64), rng), data.sample(64, rng)
+    result = game.auction(latent, real)
     best = result["best"].item()
     if best_rule == "lowest_bids_given":
         assert best == int(np.nanargmin(np.nanmean(result["bids"].numpy(), axis=1)))
+    # The alignment set A is every generator's lot and the real batch, M = 64 samples each.
+    G = [plain_copy(game.players.generator, p) for p in range(4)]
+    D = [plain_copy(game.players.discriminator, p) for p in range(4)]
+    with torch.no_grad():
+        expected = torch.cat([G[i](latent[i]) for i in range(4)] + [real])
+        gaps = [((torch.sigmoid(D[j](expected)) - torch.sigmoid(D[best](expected))) ** 2).mean() for j in range(4)]
+    assert result["alignment_set"].shape == (5 * 64, 2)
+    assert torch.allclose(result["alignment_set"], expected, atol=1e-6)
+
     before = {k: v.clone() for k, v in game.players.discriminator.state_dict().items()}
     generators = {k: v.clone() for k, v in game.players.generator.state_dict().items()}
+    best_state = optimiser_state(game.aux_optimizer, best)
     aligned = game.auxiliary_stage(result, None)
     after = game.players.discriminator.state_dict()
     for key in before:
@@ -77,29 +92,88 @@ def test_auxiliary_stage_moves_only_the_others_toward_the_best(small_cfg, best_r
         for p in range(4):
             if p != best:
                 assert not torch.equal(after[key][p], before[key][p]), (key, p)
+    # ... and so is its optimiser state: moments and step count (its bias corrections stay its own).
+    for name, tensors in optimiser_state(game.aux_optimizer, best).items():
+        for a, b in zip(tensors, best_state[name]):
+            assert torch.equal(a, b), name
+    assert game.aux_optimizer.counts.tolist() == [0.0 if p == best else 5.0 for p in range(4)]
     for key, value in game.players.generator.state_dict().items():
         assert torch.equal(value, generators[key])  # generators are not touched (B6 default)
     others = [p for p in range(4) if p != best]
+    # The logged gap before alignment is the mean squared gap to the best on A, computed independently.
+    assert aligned["disagreement_before"].tolist() == pytest.approx([g.item() for g in gaps], rel=1e-4, abs=1e-9)
     assert aligned["disagreement_before"][best] == 0 and aligned["disagreement_after"][best] == 0
     assert (aligned["disagreement_after"][others] < aligned["disagreement_before"][others]).all()
 
 
+def test_the_generator_step_after_alignment_freezes_the_winner_not_the_best(small_cfg):
+    """With aux_update_generators every generator but the winning pair's takes one step; the best
+    discriminator (under lowest_bids_given it may be another player's) is the one frozen in alignment."""
+    cfg, data, game = auction_game(small_cfg, aux_update_generators=True, best_rule="lowest_bids_given")
+    rng = torch.Generator().manual_seed(3)
+    result = game.auction(game.players.latent((4, 64), rng), data.sample(64, rng))
+    result["winner"], result["best"] = torch.tensor(0), torch.tensor(2)  # make them differ
+    generators = {k: v.clone() for k, v in game.players.generator.state_dict().items()}
+    discriminators = {k: v.clone() for k, v in game.players.discriminator.state_dict().items()}
+    winner_state = optimiser_state(game.players.generator_opt, 0)
+    game.auxiliary_stage(result, game.players.latent((4, 32), rng))
+    for key, value in game.players.generator.state_dict().items():
+        assert torch.equal(value[0], generators[key][0]), key
+        assert all(not torch.equal(value[p], generators[key][p]) for p in (1, 2, 3)), key
+    for key, value in game.players.discriminator.state_dict().items():
+        assert torch.equal(value[2], discriminators[key][2]), key
+    for name, tensors in optimiser_state(game.players.generator_opt, 0).items():
+        for a, b in zip(tensors, winner_state[name]):
+            assert torch.equal(a, b), name
+    assert game.players.generator_opt.counts.tolist() == [0.0, 1.0, 1.0, 1.0]
+
+
+def assert_same_inputs(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        if isinstance(a[key], dict):
+            assert_same_inputs(a[key], b[key])
+        else:
+            assert torch.equal(a[key], b[key]), key
+
+
+def test_auction_and_classical_arms_are_paired(small_cfg):
+    """Same seed, auctions on and off: every step's independent-stage inputs (data, latents, noise)
+    are identical, and the players stay identical until the first auction and differ after it."""
+    arms = [auction_game(small_cfg, players=3, period=3, seed=6, enabled=on)[1:] for on in (True, False)]
+    (data, with_auctions), (_, without) = arms
+    rngs = [torch.Generator().manual_seed(1) for _ in arms]
+    for step in range(1, 8):
+        drawn = [game.draw(data, 32, rng, step) for (_, game), rng in zip(arms, rngs)]
+        assert ("auction" in drawn[0]) == (step % 3 == 0) and "auction" not in drawn[1]
+        assert_same_inputs({k: v for k, v in drawn[0].items() if k != "auction"}, drawn[1])
+        logs = [game.step(inputs) for (_, game), inputs in zip(arms, drawn)]
+        same = all(torch.equal(a, b) for a, b in zip(with_auctions.players.discriminator.parameters(),
+                                                     without.players.discriminator.parameters()))
+        assert same == (step < 3), step
+        if step <= 3:  # the independent stage of step 3 ran before its auction
+            assert torch.equal(logs[0]["d_loss"], logs[1]["d_loss"])
+
+
 def test_without_auctions_the_batched_players_equal_separate_runs(small_cfg):
-    cfg, data, game = auction_game(small_cfg, players=3, enabled=False, seed=9)
+    """auction.enabled=false with period 2: steps 2 and 4 would hold auctions, and do not."""
+    cfg, data, game = auction_game(small_cfg, players=3, enabled=False, seed=9, period=2)
     seeds = build.player_seeds(9, 3)
     singles = [build.build_game(small_cfg("ns"), build.build_players(small_cfg("ns"), data, [s])) for s in seeds]
     rng = torch.Generator().manual_seed(0)
-    for step in range(1, 4):
+    for step in range(1, 6):
         inputs = game.draw(data, cfg.data.batch_size, rng, step)
-        assert "auction" not in inputs
-        game.step(inputs)
+        assert "auction" not in inputs and not game.auction_after(step)
+        assert "events" not in game.step(inputs)
         for p, single in enumerate(singles):
             single.step({"real": inputs["real"][:, p:p + 1], "z_disc": inputs["z_disc"][:, p:p + 1],
                          "z_gen": inputs["z_gen"][p:p + 1], "noise": {}})
-    for p, single in enumerate(singles):
-        ours = dict(game.players.generator.named_parameters())
-        for key, theirs in single.players.generator.named_parameters():
-            assert torch.allclose(ours[key][p], theirs[0], rtol=1e-5, atol=1e-6)
+    for role in ("generator", "discriminator"):
+        ours = dict(getattr(game.players, role).named_parameters())
+        for p, single in enumerate(singles):
+            for key, theirs in getattr(single.players, role).named_parameters():
+                assert torch.allclose(ours[key][p], theirs[0], rtol=1e-5, atol=1e-6), (role, key, p)
+    assert game.aux_optimizer.counts.tolist() == [0.0, 0.0, 0.0]
 
 
 def test_several_rounds_in_one_call_hold_their_auction_where_it_falls(small_cfg):
@@ -150,6 +224,7 @@ def test_training_logs_every_auction_and_resumes_bit_identically(tmp_path, small
     assert metric_rows(tmp_path / "a" / "metrics.jsonl") == metric_rows(tmp_path / "b" / "metrics.jsonl")
 
 
+@pytest.mark.slow
 def test_a_small_auction_run_learns_the_ring(tmp_path, small_cfg):
     """The best player learns the ring and no player collapses.
 
@@ -160,11 +235,11 @@ def test_a_small_auction_run_learns_the_ring(tmp_path, small_cfg):
     """
     cfg = small_cfg("auction", auction={"players": 2, "period": 100},
                     generator={"hidden": [128, 128, 128], "lr": 1e-3},
-                    discriminator={"hidden": [128, 128, 128], "lr": 1e-3},
-                    data={"batch_size": 512}, run={"steps": 2000, "snapshot_size": 2000})
+                    discriminator={"hidden": [128, 128], "lr": 1e-3},
+                    data={"batch_size": 512}, run={"steps": 2000, "snapshot_size": 2500})
     Trainer(cfg, tmp_path / "run").run()
     samples = np.load(tmp_path / "run" / "samples" / "step-00002000.npy")
-    assert samples.shape == (2, 2000, 2)
+    assert samples.shape == (2, 2500, 2)
     stats = [mode_coverage(player, build.build_data(cfg).centres, 0.02) for player in samples]
     best = max(stats, key=lambda s: (s["modes"], s["hq"]))
     assert best["modes"] >= 7 and best["hq"] > 0.3, stats

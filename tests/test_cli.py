@@ -1,6 +1,7 @@
 """The command-line contract other tools rely on: train, sample, list, and one-line errors."""
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from gangames.cli import app
@@ -62,6 +63,8 @@ def test_errors_are_one_line_with_exit_code_2(tmp_path):
         assert message in result.output, (args, result.output)
         assert "Traceback" not in result.output
         assert result.output.strip().count("\n") == 0, result.output
+        assert result.output.startswith("error: "), result.output  # no literal markup, no colour codes
+        assert "[" not in result.output.split(":")[0] and "\x1b" not in result.output
 
 
 def test_an_existing_run_is_never_overwritten(tmp_path):
@@ -79,24 +82,56 @@ def test_list_names_every_game_and_preset():
     for name in ("minimax", "ns", "wgan", "wgan-gp", "gan-gp", "dragan-ns", "hinge", "lsgan",
                  "ring8", "ring8-pacgan", "grid25", "line-d", "swissroll"):
         assert name in result.output
+    flat = " ".join(result.output.replace("│", " ").split())
+    assert "(Gao & Tembine; config [robust])" in flat  # text in brackets is text, not a style tag
+    assert "[mixture] PacGAN's Table 1" in flat
 
 
-def test_evaluate_writes_eval_json_matching_the_last_training_evaluation(tmp_path):
+def test_evaluate_writes_eval_json_that_an_independent_computation_reproduces(tmp_path):
+    """eval.json against numbers computed here without the evaluator: the newest checkpoint's
+    generator on the documented latents and reference (keys 3 and 4 of eval.seed), W2 by an optimal
+    assignment (SciPy), modes and hq by hand, the log-likelihood by SciPy's normal density."""
     import json
 
+    import torch
+    from scipy.optimize import linear_sum_assignment
+    from scipy.special import logsumexp
+    from scipy.spatial.distance import cdist
+    from scipy.stats import multivariate_normal
+
+    from gangames import build, config as config_io
+    from gangames.train import checkpoint
+
     out = tmp_path / "run"
-    result = invoke("train", "--steps", 40, "--out", out, "--eval-every", 20, *SMALL, "--set", "eval.samples=300")
+    result = invoke("train", "--steps", 40, "--out", out, "--eval-every", 20, *SMALL, "--set", "eval.samples=300",
+                    "--set", "eval.mode_samples=300", "--set", "eval.seed=7")
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     evals = [r for r in rows if "eval" in r]
     assert [r["step"] for r in evals] == [20, 40]
-    assert set(evals[-1]["eval"]) == {"modes", "modes_1pct", "hq", "reverse_kl", "log_likelihood",
-                                      "kde_log_likelihood", "w2", "js"}
     result = invoke("evaluate", out)
     assert result.exit_code == 0, result.output
     saved = json.loads((out / "eval.json").read_text())
     assert saved["step"] == 40 and saved["samples"] == 300 and saved["players"] == 1
-    assert saved["metrics"] == evals[-1]["eval"]  # same latents, same reference samples
+    assert saved["metrics"] == evals[-1]["eval"]  # and what training logged at step 40
+
+    cfg = build.resolve(config_io.load(out / "config.toml"))
+    data = build.build_data(cfg)
+    game = build.build_game_for(cfg, data)
+    game.players.generator.load_state_dict(checkpoint.read(out / "checkpoints" / "step-00000040.pt")["modules"]["generator"])
+    z = torch.randn((1, 300, 2), generator=torch.Generator().manual_seed(build.derive_seed(7, 3)))
+    fake = game.players.generator(z)[0].detach().double().numpy()
+    real = data.sample(300, torch.Generator().manual_seed(build.derive_seed(7, 4))).double().numpy()
+    sq = cdist(fake, real, "sqeuclidean")
+    rows_, cols = linear_sum_assignment(sq)
+    assert saved["metrics"]["w2"] == pytest.approx(np.sqrt(sq[rows_, cols].mean()), rel=1e-6)
+    nearest = cdist(fake, data.centres).min(1)
+    assert saved["metrics"]["hq"] == pytest.approx(float((nearest <= 0.06).mean()))
+    good = cdist(fake, data.centres).argmin(1)[nearest <= 0.06]
+    assert saved["metrics"]["modes"] == len(set(good.tolist()))
+    log_parts = [multivariate_normal(c, 0.02**2 * np.eye(2)).logpdf(fake) for c in data.centres]
+    log_density = logsumexp(log_parts, axis=0) - np.log(8)
+    assert saved["metrics"]["log_likelihood"] == pytest.approx(log_density.mean(), rel=1e-9)
     assert saved["trace"]["w2"]["points"] == 2
     assert "trace w2: fell at" in result.output
 

@@ -15,7 +15,7 @@ def params(game):
     return [p.detach().clone() for m in game.modules().values() for p in m.parameters()]
 
 
-@pytest.mark.parametrize("name", ["ns", "gan-gp"])
+@pytest.mark.parametrize("name", ["ns", pytest.param("gan-gp", marks=pytest.mark.slow)])
 def test_compiled_and_eager_steps_give_the_same_parameters(name):
     """Twenty steps, in five compiled calls of four steps."""
     cfg = build.resolve(apply_overrides(Config(), [f"game.name={name}", "generator.hidden=[32, 32]",

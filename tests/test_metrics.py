@@ -12,7 +12,7 @@ from scipy.stats import multivariate_normal
 from gangames import build
 from gangames.config import Config, EvalConfig
 from gangames.data.synthetic import GaussianMixture, ring
-from gangames.errors import ConfigError
+from gangames.errors import ConfigError, MetricError
 from gangames.metrics.density import kde_log_density
 from gangames.metrics.divergence import decrease_fraction, js_divergence, trace_summary
 from gangames.metrics.line import line_metrics
@@ -33,32 +33,47 @@ def ring_samples(n, modes=range(8), sigma=0.02, seed=0):
 
 # -- mode coverage --------------------------------------------------------------------------------
 def test_all_samples_on_one_mode():
-    stats = mode_coverage(ring_samples(800, modes=[3], sigma=0.005), RING.centres, 0.02)
+    stats = mode_coverage(ring_samples(2500, modes=[3], sigma=0.005), RING.centres, 0.02)
     assert stats == {"modes": 1, "modes_1pct": 1, "hq": 1.0, "reverse_kl": pytest.approx(math.log(8))}
 
 
 def test_samples_spread_evenly_over_the_modes():
-    stats = mode_coverage(ring_samples(800, sigma=0.005), RING.centres, 0.02)
+    stats = mode_coverage(ring_samples(2500, sigma=0.005), RING.centres, 0.02)
     assert stats["modes"] == 8 and stats["modes_1pct"] == 8 and stats["hq"] == 1.0
-    assert stats["reverse_kl"] == pytest.approx(0.0, abs=1e-12)
+    assert stats["reverse_kl"] == pytest.approx(0.0, abs=1e-4)  # 2500 = 8 x 312 + 4: almost even
 
 
-def test_samples_far_from_every_mode():
-    stats = mode_coverage(RNG.uniform(-0.5, 0.5, size=(500, 2)), RING.centres, 0.02)
-    assert stats["modes"] == 0 and stats["hq"] == 0.0 and math.isnan(stats["reverse_kl"])
+def test_samples_far_from_every_mode_score_the_worst_reverse_kl():
+    """No high-quality sample: no histogram, so reverse KL takes log K, the worst any histogram scores
+    (a NaN here would drop the player from the mean and the worst of several players)."""
+    stats = mode_coverage(RNG.uniform(-0.5, 0.5, size=(2500, 2)), RING.centres, 0.02)
+    assert stats == {"modes": 0, "modes_1pct": 0, "hq": 0.0, "reverse_kl": pytest.approx(math.log(8))}
+
+
+def test_pacgan_statistics_count_exactly_the_first_mode_samples():
+    """PacGAN's one-sample rule on 2500 samples: a mode first reached by sample 2501 does not count
+    (given 10 000 samples the rule would count it), while the 1% rule reads all samples."""
+    on_seven = ring_samples(2500, modes=range(7), sigma=0.001)
+    late = ring_samples(200, modes=[7], sigma=0.001)
+    stats = mode_coverage(np.vstack([on_seven, late]), RING.centres, 0.02)
+    assert stats["modes"] == 7 and stats["modes_1pct"] == 8
+    assert stats["hq"] == 1.0 and stats["reverse_kl"] == pytest.approx(math.log(8 / 7), abs=1e-3)
+    assert mode_coverage(np.vstack([on_seven, late]), RING.centres, 0.02, pacgan_samples=2700)["modes"] == 8
+    with pytest.raises(MetricError, match="PacGAN's mode count takes 2500 samples .* got 2499"):
+        mode_coverage(on_seven[:2499], RING.centres, 0.02)
 
 
 def test_quality_threshold_is_three_sigma_and_one_percent_rule():
     centre = RING.centres[0]
     near = centre + np.array([[0.059, 0.0]])  # inside 3 sigma = 0.06
     far = centre + np.array([[0.061, 0.0]])
-    assert mode_coverage(near, RING.centres, 0.02)["hq"] == 1.0
-    assert mode_coverage(far, RING.centres, 0.02)["hq"] == 0.0
+    assert mode_coverage(near, RING.centres, 0.02, pacgan_samples=1)["hq"] == 1.0
+    assert mode_coverage(far, RING.centres, 0.02, pacgan_samples=1)["hq"] == 0.0
     # 99 samples on mode 0 and 1 on mode 1: mode 1 holds exactly 1% -> counted in modes_1pct.
     samples = np.vstack([ring_samples(99, modes=[0], sigma=0.001), ring_samples(1, modes=[1], sigma=0.001)])
-    assert mode_coverage(samples, RING.centres, 0.02)["modes_1pct"] == 2
+    assert mode_coverage(samples, RING.centres, 0.02, pacgan_samples=100)["modes_1pct"] == 2
     samples = np.vstack([ring_samples(199, modes=[0], sigma=0.001), ring_samples(1, modes=[1], sigma=0.001)])
-    stats = mode_coverage(samples, RING.centres, 0.02)
+    stats = mode_coverage(samples, RING.centres, 0.02, pacgan_samples=200)
     assert stats["modes"] == 2 and stats["modes_1pct"] == 1
 
 
@@ -200,8 +215,19 @@ def test_several_players_report_mean_and_worst_in_the_right_direction():
     assert combine_players([{"modes": 3}]) == {"modes": 3}
 
 
+def test_a_player_without_a_number_is_not_dropped_from_mean_and_worst():
+    combined = combine_players([{"w2": 0.1}, {"w2": float("nan")}])
+    assert math.isnan(combined["w2"]) and math.isnan(combined["w2/worst"])
+    # A player with no high-quality sample scores the worst reverse KL, and is the worst player.
+    collapsed, lost = ring_samples(2500, modes=[1]), RNG.uniform(-0.5, 0.5, size=(2500, 2))
+    spread = ring_samples(2500)
+    out = evaluate(np.stack([spread, lost, collapsed]), spread, RING, ["modes"], EvalConfig())
+    assert out["reverse_kl/players"][1] == pytest.approx(math.log(8)) and out["reverse_kl/worst"] == pytest.approx(math.log(8))
+    assert out["hq/worst"] == 0.0 and out["modes/worst"] == 0
+
+
 def test_evaluate_per_player():
-    samples = np.stack([ring_samples(400, seed=1), ring_samples(400, modes=[0, 1], seed=2)])
-    out = evaluate(samples, ring_samples(400, seed=3), RING, ["modes", "w2"], EvalConfig())
+    samples = np.stack([ring_samples(2500, seed=1), ring_samples(2500, modes=[0, 1], seed=2)])
+    out = evaluate(samples, ring_samples(2500, seed=3), RING, ["modes", "w2"], EvalConfig())
     assert out["modes/players"] == [8, 2] and out["modes/worst"] == 2
     assert out["w2/players"][0] < out["w2/players"][1] == out["w2/worst"]

@@ -82,7 +82,7 @@ def test_report_from_a_sweep_shows_every_trial(tmp_path):
     spec = parse({"sweep": {"name": "s", "games": ["ns", "gan-gp"], "trials": 2, "metrics": ["modes", "w2"],
                             "eval_samples": 200},
                   "base": {"run": {"steps": 10}, "data": {"batch_size": 32}, "generator": {"hidden": [16]},
-                           "discriminator": {"hidden": [16]}},
+                           "discriminator": {"hidden": [16]}, "eval": {"mode_samples": 200}},
                   "space": {"generator.lr": {"loguniform": [1e-4, 1e-3]}}})
     run_sweep(spec, tmp_path / "sweep", workers=2)
     result = CliRunner().invoke(app, ["report", str(tmp_path / "sweep" / "study.db"), "--out", str(tmp_path / "r.html")])

@@ -6,9 +6,11 @@ import pytest
 import torch
 
 from gangames import build
+from gangames.errors import ConfigError
 from gangames.games.robust import RobustGame, ascend, transport_cost
+from gangames.reference import ReferenceRobustGame, plain_copy
 from gangames.train.trainer import Trainer
-from helpers import double, in_float64_with_sgd
+from helpers import SGD, double, in_float64_with_sgd
 
 
 def games_with_same_players(small_cfg, **robust):
@@ -108,15 +110,82 @@ def test_radius_projection_bounds_every_move():
     assert torch.allclose(delta.norm(dim=-1), torch.full((1, 10), 0.3))
 
 
-def test_feature_modes_run_and_log_transport(small_cfg):
-    for mode in ("feature", "feature-cost"):
-        cfg = small_cfg("robust-w", robust={"warmup": 0, "mode": mode, "step_size": 0.01})
-        data = build.build_data(cfg)
-        game = build.build_game_for(cfg, data)
-        logs = game.step(game.draw(data, 16, torch.Generator().manual_seed(2), 1))
-        assert float(logs["transport"]) > 0 and torch.isfinite(logs["d_loss"]).all()
+@pytest.mark.parametrize("mode", ["input", "feature", "feature-cost"])
+def test_the_step_with_defenders_playing_equals_the_plain_reference_step(small_cfg, mode):
+    """Three steps after the warm-up (the defenders play every critic step) against an independent,
+    plainly written robust step: parameters and losses to 1e-10 in float64. Fails if the critic
+    scored x instead of x + delta, or the ascent went down instead of up."""
+    cfg = small_cfg("robust-w", robust={"warmup": 0, "mode": mode, "gamma": 2.0, "steps": 3},
+                    game={"disc_steps": 2})
+    data = build.build_data(cfg)
+    game = in_float64_with_sgd(build.build_game_for(cfg, data))
+    D, G = game.players.discriminator, game.players.generator
+    sgd = ("sgd", SGD.lr, 0.0, 0.0)
+    r = cfg.robust
+    ref = ReferenceRobustGame(plain_copy(G), plain_copy(D.trunk), plain_copy(D.head), mode, r.gamma, r.steps,
+                              r.step_size, cfg.game.penalty_weight, r.feature_penalty_weight, cfg.game.disc_steps,
+                              sgd, sgd)
+    rng = torch.Generator().manual_seed(5)
+    moved = []
+    for step in range(1, 4):
+        inputs = double(game.draw(data, cfg.data.batch_size, rng, step))
+        assert inputs["defend"]
+        logs = game.step(inputs)
+        moved.append(float(logs["transport"]))
+        first = lambda noise: {k: v[:, 0] for k, v in noise.items()}  # noqa: E731
+        d_loss, g_loss = ref.step(inputs["real"][:, 0], inputs["z_disc"][:, 0], inputs["z_gen"][0],
+                                  first(inputs["noise"]), first(inputs.get("feature_noise", {})))
+        assert logs["d_loss"][0].item() == pytest.approx(d_loss.item(), rel=1e-10, abs=1e-12)
+        assert logs["g_loss"][0].item() == pytest.approx(g_loss.item(), rel=1e-10, abs=1e-12)
+    for ours, theirs in ((G, ref.G), (D, ref.D)):
+        for a, b in zip(plain_copy(ours).parameters(), theirs.parameters()):
+            assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert min(moved) > 1e-3  # the defenders did move the hard set
 
 
+def defended(small_cfg, **robust):
+    cfg = small_cfg("robust-w", robust={"warmup": 0, **robust})
+    data = build.build_data(cfg)
+    game = build.build_game_for(cfg, data)
+    real = data.sample(64, torch.Generator().manual_seed(7)).unsqueeze(0)
+    return game, real, *game.defend(real)
+
+
+def test_feature_mode_moves_each_sample_its_own_way_and_raises_its_objective(small_cfg):
+    """papers.md §2(c): a non-linear head on the encoder, so each sample gets its own hard example
+    (with a linear head the gradient, hence the move, is the same vector for every sample)."""
+    game, real, delta, stats = defended(small_cfg, mode="feature", gamma=2.0, steps=5)
+    D, gamma = game.players.discriminator, 2.0
+    assert not D.linear_head and delta.shape == (1, 64, 16)
+    spread = (delta - delta[:, :1]).norm(dim=-1).max()
+    assert spread > 0.1 * delta.norm(dim=-1).mean(), spread
+    start = D.features(real).detach()
+    with torch.no_grad():
+        before = D.score_features(start)
+        after = D.score_features(start + delta) - gamma * delta.pow(2).sum(-1)
+    assert (after > before).all(), (after - before).min()
+    assert float(stats["transport"][0]) == pytest.approx(float(delta.norm(dim=-1).mean()), rel=1e-6)
+
+
+def test_feature_mode_refuses_a_linear_head(small_cfg):
+    with pytest.raises(ConfigError, match="robust.mode=feature needs a non-linear critic head"):
+        small_cfg("robust-w", robust={"mode": "feature"}, discriminator={"head": []})
+    cfg = small_cfg("robust-w", robust={"mode": "input"}, discriminator={"head": []})  # input mode takes one
+    assert build.build_game_for(cfg, build.build_data(cfg)).players.discriminator.linear_head
+
+
+def test_feature_cost_mode_moves_samples_and_pays_in_features(small_cfg):
+    """The move is in sample space; at gamma -> 0 (almost no price) it goes further than at gamma = 50."""
+    moves = {}
+    for gamma in (0.05, 50.0):
+        game, real, delta, stats = defended(small_cfg, mode="feature-cost", gamma=gamma, steps=3, step_size=0.05)
+        assert delta.shape == real.shape
+        moves[gamma] = float(stats["transport"][0])
+        assert moves[gamma] == pytest.approx(float(delta.norm(dim=-1).mean()), rel=1e-6)
+    assert moves[0.05] > 2 * moves[50.0] > 0
+
+
+@pytest.mark.slow
 def test_a_small_robust_run_learns_the_ring(tmp_path, small_cfg):
     """lambda = 0.1 as in the WGAN-GP toy code: with lambda = 10 neither WGAN-GP nor this game reach
     the sigma = 0.02 modes in a test-sized budget (measured: 0-4 modes after 2000 steps).
@@ -131,7 +200,7 @@ def test_a_small_robust_run_learns_the_ring(tmp_path, small_cfg):
     from gangames.metrics.transport import exact_wasserstein
 
     cfg = small_cfg("robust-w", generator={"hidden": [64, 64], "lr": 1e-3, "beta1": 0.5},
-                    discriminator={"hidden": [64, 64], "lr": 1e-3, "beta1": 0.5},
+                    discriminator={"hidden": [64], "lr": 1e-3, "beta1": 0.5},
                     game={"penalty_weight": 0.1}, data={"batch_size": 128},
                     robust={"warmup": 100, "gamma": 20.0}, run={"steps": 1000, "snapshot_size": 1000})
     data = build.build_data(cfg)

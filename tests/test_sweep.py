@@ -15,7 +15,7 @@ from gangames.sweep.results import distribution, load_study, rows, write_csv
 from gangames.sweep.run import run_sweep
 
 BASE = {"run": {"steps": 20}, "data": {"batch_size": 32}, "generator": {"hidden": [16]},
-        "discriminator": {"hidden": [16]}}
+        "discriminator": {"hidden": [16]}, "eval": {"mode_samples": 200}}
 
 
 def spec_of(**sweep):

@@ -34,10 +34,15 @@ STEPS_PER_CALL = 4
 GENERATOR_NETS = ("mlp", "line", "dcgan")
 DISCRIMINATOR_NETS = ("mlp", "dcgan")
 DEFAULT_WIDTHS = {"mlp": [128, 128, 128], "dcgan": [32, 64], "line": []}
+# The MLP critic's trunk: with its head of one 128 layer, papers.md §4(c)'s 3 x 128 critic.
+DEFAULT_CRITIC_WIDTHS = {**DEFAULT_WIDTHS, "mlp": [128, 128]}
 
 # Keys of independent random streams: a run's players are derive_seed(seed, PLAYERS, p); a player's
 # networks are derive_seed(player_seed, GENERATOR_INIT) and derive_seed(player_seed, DISCRIMINATOR_INIT).
 PLAYERS, GENERATOR_INIT, DISCRIMINATOR_INIT = 1, 1, 2
+# The auction's lots and alignment batches come from their own stream (key 5 of the run's seed): the
+# independent stage of an auction run then consumes exactly the classical run's data and latents.
+AUCTION_STREAM = 5
 
 
 def derive_seed(*keys: int) -> int:
@@ -51,9 +56,9 @@ def _positive(value: int, key: str, minimum: int = 1) -> None:
 
 
 def _resolve_player(player: PlayerConfig, role: str, spec_optimizer: OptimizerSettings,
-                    default_activation: str, nets: tuple[str, ...]) -> None:
+                    default_activation: str, nets: tuple[str, ...], widths: dict[str, list[int]]) -> None:
     pick(f"{role}.net", player.net, nets)
-    player.hidden = list(DEFAULT_WIDTHS[player.net]) if player.hidden is None else player.hidden
+    player.hidden = list(widths[player.net]) if player.hidden is None else player.hidden
     player.activation = player.activation or default_activation
     pick(f"{role}.activation", player.activation, ACTIVATIONS)
     player.optimizer = player.optimizer or spec_optimizer.name
@@ -81,6 +86,7 @@ def resolve(config: Config) -> Config:
         run.compile = run.steps >= COMPILE_FROM_STEPS
     _positive(cfg.eval.every, "eval.every", 0)
     _positive(cfg.eval.samples, "eval.samples", 2)
+    _positive(cfg.eval.mode_samples, "eval.mode_samples")
     _positive(cfg.eval.projections, "eval.projections")
     _positive(cfg.eval.exact_max, "eval.exact_max", 2)
     if cfg.eval.js_bandwidth <= 0:
@@ -120,9 +126,6 @@ def resolve(config: Config) -> Config:
     if run.steps_per_call is None:
         run.steps_per_call = STEPS_PER_CALL if game.disc_steps == 1 else 1
     _positive(run.steps_per_call, "run.steps_per_call")
-    if game.name == "robust-w":
-        _resolve_robust(cfg)
-
     gen, disc = cfg.generator, cfg.discriminator
     images = preset.kind == "images"
     gen.net = gen.net or ("dcgan" if images else "line" if data.preset == "line-d" else "mlp")
@@ -137,13 +140,19 @@ def resolve(config: Config) -> Config:
         raise ConfigError(f"data.channels must be 1 or 3, got {data.channels}")
     if data.image_size is not None:
         _positive(data.image_size, "data.image_size", 4)
-    _resolve_player(gen, "generator", spec.optimizer, "relu", GENERATOR_NETS)
-    _resolve_player(disc, "discriminator", spec.optimizer, "leaky_relu", DISCRIMINATOR_NETS)
+    _resolve_player(gen, "generator", spec.optimizer, "relu", GENERATOR_NETS, DEFAULT_WIDTHS)
+    _resolve_player(disc, "discriminator", spec.optimizer, "leaky_relu", DISCRIMINATOR_NETS, DEFAULT_CRITIC_WIDTHS)
+    if disc.head is None:  # one layer as wide as the trunk's output
+        disc.head = [disc.features] if disc.net == "dcgan" else disc.hidden[-1:]
+    for width in disc.head:
+        _positive(width, "discriminator.head")
     if gen.latent_dim is None:
         gen.latent_dim = {"line": 1, "dcgan": 64}.get(gen.net, 2)
     _positive(gen.latent_dim, "generator.latent_dim")
     if gen.net == "line" and gen.latent_dim != 1:
         raise ConfigError(f"the affine line generator takes a 1-D latent; got generator.latent_dim={gen.latent_dim}")
+    if game.name == "robust-w":
+        _resolve_robust(cfg)
     if game.name in N_PLAYER_GAMES:
         auction = cfg.auction
         score = LOSSES[game.loss].score
@@ -168,6 +177,9 @@ def _resolve_robust(cfg: Config) -> None:
     _positive(robust.warmup, "robust.warmup", 0)
     if not 0 < robust.hard_fraction <= 1:
         raise ConfigError(f"robust.hard_fraction must be in (0, 1], got {robust.hard_fraction}")
+    if robust.mode == "feature" and not cfg.discriminator.head:
+        raise ConfigError("robust.mode=feature needs a non-linear critic head: with discriminator.head = [] every "
+                          "sample's features move by the same vector; set discriminator.head (e.g. [128])")
 
 
 def _resolve_auction(cfg: Config) -> None:
@@ -210,9 +222,9 @@ def build_players(cfg: Config, data, seeds: list[int], device: str | torch.devic
     else:
         generator = mlp(count, gen.latent_dim, gen.hidden, data.dim, gen.activation)
     if disc.net == "dcgan":
-        discriminator = conv_critic(count, data.shape, disc.hidden, disc.activation, disc.features, disc.norm)
+        discriminator = conv_critic(count, data.shape, disc.hidden, disc.activation, disc.features, disc.norm, disc.head)
     else:
-        discriminator = mlp_critic(count, data.dim, disc.hidden, disc.activation)
+        discriminator = mlp_critic(count, data.dim, disc.hidden, disc.activation, disc.head)
     init_players(generator, [derive_seed(s, GENERATOR_INIT) for s in seeds])
     if gen.net == "line" and cfg.data.line_start > 0:
         for p, seed in enumerate(seeds):
@@ -224,8 +236,8 @@ def build_players(cfg: Config, data, seeds: list[int], device: str | torch.devic
     return Players(
         generator,
         discriminator,
-        Optimizer(list(generator.parameters()), optimizer_settings(gen)),
-        Optimizer(list(discriminator.parameters()), optimizer_settings(disc)),
+        Optimizer(list(generator.parameters()), optimizer_settings(gen), count),
+        Optimizer(list(discriminator.parameters()), optimizer_settings(disc), count),
         gen.latent_dim,
     )
 
@@ -253,8 +265,8 @@ def build_game(cfg: Config, players: Players):
     a = cfg.auction
     rules = AuctionRules(a.period, a.lot_size, a.aux_steps, a.aux_weight, a.aux_loss, a.aux_plus_gan,
                          a.aux_update_generators, a.bid_space, a.bid_mode, a.score_rule, a.best_rule, a.enabled)
-    aux = Optimizer(list(players.discriminator.parameters()), optimizer_settings(cfg.discriminator))
-    return AuctionGame(two_player, rules, aux)
+    aux = Optimizer(list(players.discriminator.parameters()), optimizer_settings(cfg.discriminator), players.count)
+    return AuctionGame(two_player, rules, aux, derive_seed(cfg.run.seed, AUCTION_STREAM))
 
 
 def player_seeds(seed: int, count: int) -> list[int]:

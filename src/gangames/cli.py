@@ -12,14 +12,18 @@ import torch
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from gangames import config as config_io
 from gangames.errors import DivergedError, GanGamesError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train GANs as games, and measure which game works.")
-console = Console()
-errors = Console(stderr=True)
+# Markup off: paths, names, descriptions and error texts reach the terminal as written (a
+# "[robust]" in a description is text, not a style tag); styles are given as rich Text, and appear
+# only on a terminal.
+console = Console(markup=False, highlight=False)
+errors = Console(stderr=True, markup=False, highlight=False)
 
 EXIT_USER_ERROR, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 
@@ -32,10 +36,10 @@ def reports_errors(command):
         try:
             return command(*args, **kwargs)
         except DivergedError as err:
-            errors.print(f"[red]diverged:[/red] {err}", highlight=False, soft_wrap=True, markup=False)
+            errors.print(Text.assemble(("diverged:", "bold red"), f" {err}"), soft_wrap=True)
             raise typer.Exit(EXIT_DIVERGED) from None
         except GanGamesError as err:
-            errors.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True, markup=False)
+            errors.print(Text.assemble(("error:", "bold red"), f" {err}"), soft_wrap=True)
             raise typer.Exit(EXIT_USER_ERROR) from None
 
     return wrapper
@@ -91,8 +95,9 @@ def train(
         if overwrite:
             remove_run(out)
         trainer = Trainer(cfg, out)
-    console.print(f"[bold]{trainer.cfg.game.name}[/bold] on [bold]{trainer.cfg.data.preset}[/bold], "
-                  f"seed {trainer.cfg.run.seed}, steps {trainer.step} -> {trainer.cfg.run.steps}, run folder {trainer.run_dir.path}")
+    console.print(Text.assemble((trainer.cfg.game.name, "bold"), " on ", (trainer.cfg.data.preset, "bold"),
+                                f", seed {trainer.cfg.run.seed}, steps {trainer.step} -> {trainer.cfg.run.steps}, "
+                                f"run folder {trainer.run_dir.path}"))
     result = trainer.run()
     if result.compile_seconds:
         console.print(f"compiled in {result.compile_seconds:.1f} s")
@@ -190,7 +195,7 @@ Workers = Annotated[Optional[int], typer.Option(help="Parallel training processe
 
 def _report_outcome(outcome) -> None:
     tail = f" ({outcome.error.splitlines()[0]})" if outcome.error else ""
-    console.print(f"  {outcome.status:<9} {outcome.name}{tail}", highlight=False)
+    console.print(f"  {outcome.status:<9} {outcome.name}{tail}")
 
 
 def _write_results(out: Path, summary: dict, table: str) -> None:
@@ -198,7 +203,7 @@ def _write_results(out: Path, summary: dict, table: str) -> None:
 
     write_json(out / "results.json", summary)
     write_text(out / "results.md", table)
-    console.print(table, highlight=False, soft_wrap=True, markup=False)
+    console.print(table, soft_wrap=True)
     console.print(f"wrote the results into {out} (results.md, results.json)")
 
 
@@ -352,7 +357,7 @@ def reproduce_many_paths(
         table = many_paths.line_summary(run_many(tasks, workers, on_done=_report_outcome))
         write_json(out / "line.json", table)
         write_text(out / "line.md", many_paths.line_markdown(table))
-        console.print(many_paths.line_markdown(table), highlight=False, soft_wrap=True, markup=False)
+        console.print(many_paths.line_markdown(table), soft_wrap=True)
     if part in ("sweep", "all"):
         tables, text = {}, []
         for preset in (("ring8",) if quick else ("ring8", "grid25")):
@@ -366,7 +371,7 @@ def reproduce_many_paths(
             text.append(many_paths.robustness_markdown(preset, tables[preset]))
         write_text(out / "sweep.md", "\n".join(text))
         many_paths.robustness_plot(tables, out / "sweep.png")
-        console.print("\n".join(text), highlight=False, soft_wrap=True, markup=False)
+        console.print("\n".join(text), soft_wrap=True)
     console.print(f"wrote the tables and plots into {out}")
 
 
@@ -400,7 +405,6 @@ def compare(
             cfg = build_config(config, settings, set_)
             if not images and cfg.eval.every == 0:  # curves of the metrics for vector data (cheap)
                 cfg.eval.every = max(cfg.run.steps // 10, 1)
-                cfg.eval.samples = min(cfg.eval.samples, 1000)
             cost = run_cost(build.resolve(cfg))  # also fails on a bad name before anything starts
             costed.append((cost, Task(f"{name}/seed{seed}", cfg, out / name / f"seed{seed}")))
     # The slowest runs first, so that the workers finish together.
@@ -412,7 +416,7 @@ def compare(
                           f"{', '.join(names)} on {data}")
     if failed:
         errors.print(f"{len(failed)} runs did not finish: {', '.join(o.name for o in failed)}")
-    console.print(f"report: {report.resolve()}", highlight=False, soft_wrap=True, markup=False)
+    console.print(f"report: {report.resolve()}", soft_wrap=True)
 
 
 def run_cost(cfg) -> float:
@@ -446,7 +450,7 @@ def report(
         else:
             run_paths.append(source)
     path = write_report(find_runs(run_paths), out, title, sweep_tables)
-    console.print(f"report: {path.resolve()}", highlight=False, soft_wrap=True, markup=False)
+    console.print(f"report: {path.resolve()}", soft_wrap=True)
 
 
 @app.command(name="list")
@@ -461,7 +465,7 @@ def list_():
                            ("metrics", {k: f"[{v.applies}] {v.description}" for k, v in METRICS.items()})):
         table = Table(title=title, show_header=False, title_justify="left")
         for name, description in entries.items():
-            table.add_row(f"[bold]{name}[/bold]", description)
+            table.add_row(Text(name, style="bold"), description)
         console.print(table)
 
 

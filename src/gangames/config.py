@@ -58,7 +58,8 @@ class PlayerConfig:
     """One network and its optimiser. ``None`` fields take the game's defaults."""
 
     net: str | None = None  # mlp | dcgan; the generator of line-d defaults to the affine line (line)
-    hidden: list[int] | None = None  # widths: MLP layers [128, 128, 128]; DCGAN channels per stage [32, 64]
+    hidden: list[int] | None = None  # widths: MLP layers (generator [128, 128, 128], critic trunk [128, 128]);
+    #   DCGAN channels per stage [32, 64]
     activation: str | None = None  # relu (generator) / leaky_relu (discriminator)
     optimizer: str | None = None  # adam | rmsprop | sgd
     lr: float | None = None
@@ -77,6 +78,8 @@ class GeneratorConfig(PlayerConfig):
 class DiscriminatorConfig(PlayerConfig):
     norm: str = "none"  # DCGAN discriminator: none | layer (never batch norm: it breaks gradient penalties)
     features: int = 128  # DCGAN discriminator: size of the feature layer (the robust game's encoder output)
+    head: list[int] | None = None  # hidden widths of the head on the trunk's features, then a linear score;
+    #   None: one layer as wide as the features (papers.md §2(c)); []: a linear head (refused by robust.mode=feature)
 
 
 @dataclass
@@ -133,7 +136,8 @@ class EvalConfig:
     """Metrics during training (every > 0) and for ``gangames evaluate``."""
 
     every: int = 0  # evaluate every K training steps; 0: never during training
-    samples: int = 2000  # generated samples per player, and as many fresh real samples
+    samples: int = 2500  # generated samples per player, and as many fresh real samples
+    mode_samples: int = 2500  # PacGAN's mode count, hq and reverse KL: on exactly this many (the first) samples
     metrics: list[str] = field(default_factory=list)  # empty: the data's default metrics
     seed: int = 0  # latents and real samples of the evaluation (fixed, so a trace compares like with like)
     kde_bandwidth: float | None = None  # None: the data's sigma, else Scott's rule

@@ -17,6 +17,10 @@ class DataError(GanGamesError):
     """A dataset is missing, malformed or unusable for the request."""
 
 
+class MetricError(GanGamesError):
+    """A metric cannot be computed on the given samples."""
+
+
 class CheckpointError(GanGamesError):
     """No usable checkpoint (missing or corrupt)."""
 

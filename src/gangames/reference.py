@@ -109,3 +109,67 @@ class ReferenceGame:
         loss_g.backward()
         self.opt_g.step()
         return loss_d.detach(), loss_g.detach()
+
+
+class ReferenceRobustGame(ReferenceGame):
+    """The robust game (papers.md §2(b)) with its defenders playing, one pair, written plainly: a
+    Wasserstein critic ``D = Sequential(trunk, head)``, interpolate penalty lambda on the samples
+    (and lambda_h on the head in feature space, mode "feature"), generator loss -E f(G(z))."""
+
+    def __init__(self, G: nn.Module, trunk: nn.Module, head: nn.Module, mode: str, gamma: float, steps: int,
+                 step_size: float, penalty_weight: float, feature_penalty_weight: float, disc_steps: int,
+                 g_opt, d_opt):
+        self.trunk, self.head, self.mode = trunk, head, mode
+        self.gamma, self.ascent_steps, self.step_size = gamma, steps, step_size
+        self.feature_penalty_weight = feature_penalty_weight
+        super().__init__(G, nn.Sequential(trunk, head), "wasserstein", "interpolate", penalty_weight, disc_steps,
+                         g_opt=g_opt, d_opt=d_opt)
+
+    def defend(self, x: torch.Tensor) -> torch.Tensor:
+        """T_def steps of gradient ascent on f(start + delta) - gamma cost(delta), from delta = 0."""
+        if self.mode == "feature":
+            start = self.trunk(x).detach()
+            score = lambda h: self.head(h).squeeze(-1)  # noqa: E731
+            cost = lambda delta: (delta**2).sum(-1)  # noqa: E731
+        else:
+            start = x.detach()
+            score = lambda y: self.D(y).squeeze(-1)  # noqa: E731
+            anchor = self.trunk(start).detach()
+            if self.mode == "feature-cost":
+                cost = lambda delta: ((self.trunk(start + delta) - anchor) ** 2).sum(-1)  # noqa: E731
+            else:
+                cost = lambda delta: (delta**2).sum(-1)  # noqa: E731
+        delta = torch.zeros_like(start)
+        for _ in range(self.ascent_steps):
+            delta.requires_grad_(True)
+            objective = score(start + delta) - self.gamma * cost(delta)
+            (grad,) = torch.autograd.grad(objective.sum(), delta)
+            delta = (delta + self.step_size * grad).detach()
+        return delta
+
+    def step(self, real, z_disc, z_gen, noise=None, feature_noise=None):
+        for k in range(self.disc_steps):
+            x = real[k]
+            fake = self.G(z_disc[k]).detach()
+            delta = self.defend(x)
+            if self.mode == "feature":
+                hard = self.trunk(x) + delta
+                real_out, fake_features = self.head(hard).squeeze(-1), self.trunk(fake)
+                fake_out = self.head(fake_features).squeeze(-1)
+            else:
+                real_out, fake_out = self.D(x + delta).squeeze(-1), self.D(fake).squeeze(-1)
+            eps = noise["epsilon"][k]
+            loss_d = fake_out.mean() - real_out.mean()
+            loss_d = loss_d + self.penalty_weight * gradient_penalty(self.D, eps * fake + (1 - eps) * x)
+            if self.mode == "feature" and self.feature_penalty_weight > 0:
+                e = feature_noise["epsilon"][k]
+                points = e * fake_features.detach() + (1 - e) * hard.detach()
+                loss_d = loss_d + self.feature_penalty_weight * gradient_penalty(self.head, points)
+            self.opt_d.zero_grad()
+            loss_d.backward()
+            self.opt_d.step()
+        loss_g = -self.D(self.G(z_gen)).squeeze(-1).mean()
+        self.opt_g.zero_grad()
+        loss_g.backward()
+        self.opt_g.step()
+        return loss_d.detach(), loss_g.detach()

@@ -82,11 +82,19 @@ def best_discriminator(bids: Tensor, winner: Tensor, rule: str) -> Tensor:
 class AuctionGame:
     """N pairs of any two-player game, with auctions and alignment to the best discriminator."""
 
-    def __init__(self, inner: TwoPlayerGame, rules: AuctionRules, aux_optimizer: Optimizer):
+    def __init__(self, inner: TwoPlayerGame, rules: AuctionRules, aux_optimizer: Optimizer, seed: int = 0):
         self.inner = inner
         self.players = inner.players
         self.rules = rules
         self.aux_optimizer = aux_optimizer
+        # The auctions' own random stream: lots and alignment batches never consume the stream of
+        # the independent stage, so with auctions on or off the pairs see the same data and latents.
+        device = next(self.players.generator.parameters()).device
+        self.stream = torch.Generator(device=device).manual_seed(int(seed))
+
+    def streams(self) -> dict[str, torch.Generator]:
+        """Random streams the game owns besides the trainer's (saved in every checkpoint)."""
+        return {"auction": self.stream, **self.inner.streams()}
 
     def modules(self):
         return self.inner.modules()
@@ -112,10 +120,10 @@ class AuctionGame:
     def draw(self, data, batch_size: int, generator: torch.Generator, step: int) -> dict:
         inputs = self.inner.draw(data, batch_size, generator, step)
         if self.auction_after(step):
-            n, m = self.players.count, self.rules.lot_size
-            auction = {"lots": self.players.latent((n, m), generator), "real": data.sample(m, generator)}
+            n, m, own = self.players.count, self.rules.lot_size, self.stream
+            auction = {"lots": self.players.latent((n, m), own), "real": data.sample(m, own)}
             if self.rules.aux_update_generators:
-                auction["z_gen"] = self.players.latent((n, batch_size), generator)
+                auction["z_gen"] = self.players.latent((n, batch_size), own)
             inputs["auction"] = auction
         return inputs
 
@@ -172,10 +180,11 @@ class AuctionGame:
             self.inner.clip_weights(params)
         with torch.no_grad():
             after = self.alignment_loss(D(shared), best)
-        if z_gen is not None:
+        if z_gen is not None:  # one step for every generator but the winner's, against its aligned partner
             g_loss = self.inner.generator_loss(z_gen)
             g_params = list(self.players.generator.parameters())
-            self.players.generator_opt.step(torch.autograd.grad(g_loss.sum(), g_params), frozen=frozen)
+            winner = torch.arange(n, device=best.device) == result["winner"]
+            self.players.generator_opt.step(torch.autograd.grad(g_loss.sum(), g_params), frozen=winner)
         return {"disagreement_before": before, "disagreement_after": after}
 
     def step(self, inputs: dict) -> dict:

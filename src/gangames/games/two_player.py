@@ -81,6 +81,10 @@ class TwoPlayerGame:
         """``steps``, compiled: several rounds of play per compiled call (docs/speed.md)."""
         return compile_fn(self.steps)
 
+    def streams(self) -> dict[str, torch.Generator]:
+        """Random streams the game owns besides the trainer's (saved in every checkpoint): none."""
+        return {}
+
     def ends_call(self, step: int) -> bool:
         """Whether a call of ``steps`` must end after round ``step``: a game whose next round leaves
         the compiled graph or plays a different one says so here (this one never does)."""

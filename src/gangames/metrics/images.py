@@ -13,12 +13,7 @@ import math
 import numpy as np
 import torch
 
-from gangames.errors import GanGamesError
-
-
-class MetricError(GanGamesError):
-    """A metric cannot be computed on the given samples."""
-
+from gangames.errors import MetricError
 
 def moments(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     features = np.asarray(features, dtype=np.float64)

@@ -151,9 +151,11 @@ def _js(ctx: Context) -> dict[str, float]:
 
 METRICS: dict[str, Metric] = {
     "modes": Metric(
-        "PacGAN mode coverage: modes (>= 1 sample within 3 sigma), modes_1pct, hq fraction, reverse_kl to uniform",
+        "PacGAN's Table 1 on the first eval.mode_samples (2500) samples: modes (>= 1 sample within 3 sigma), hq "
+        "fraction, reverse_kl of the mode histogram to uniform (log K without any hq sample); and modes_1pct "
+        "(modes with >= 1% of all samples)",
         "mixture", {"modes": "higher", "modes_1pct": "higher", "hq": "higher", "reverse_kl": "lower"},
-        lambda c: mode_coverage(c.samples, c.data.centres, c.data.sigma)),
+        lambda c: mode_coverage(c.samples, c.data.centres, c.data.sigma, c.settings.mode_samples)),
     "log_likelihood": Metric(
         "mean log p_data(G(z)) under the true mixture, float64 (Bid Picture; rewards precision, not coverage)",
         "mixture", {"log_likelihood": "higher"},
@@ -237,20 +239,27 @@ def better_direction(key: str) -> str:
 
 
 def combine_players(per_player: list[dict[str, float]]) -> dict:
-    """One player: its numbers. Several: ``key`` (mean), ``key/worst`` and ``key/players``."""
+    """One player: its numbers. Several: ``key`` (mean), ``key/worst`` and ``key/players``.
+
+    A player whose value is NaN is not left out: the mean and the worst are then NaN too (shown as
+    n/a), so a failed player can never make the others look better."""
     if len(per_player) == 1:
         return dict(per_player[0])
     out: dict = {}
     for key in per_player[0]:
         values = np.array([p[key] for p in per_player], dtype=np.float64)
         out[f"{key}/players"] = [float(v) for v in values]
-        if np.isnan(values).all():  # e.g. reverse_kl of players without a high-quality sample
-            out[key] = out[f"{key}/worst"] = math.nan
-            continue
-        worst = np.nanmin(values) if better_direction(key) == "higher" else np.nanmax(values)
-        out[key] = float(np.nanmean(values))
-        out[f"{key}/worst"] = float(worst)
+        worst = values.min() if better_direction(key) == "higher" else values.max()
+        out[key] = float(values.mean())
+        out[f"{key}/worst"] = math.nan if np.isnan(values).any() else float(worst)
     return out
+
+
+def metric_label(key: str, settings: EvalConfig) -> str:
+    """A key as a table header says it, with the rule that defines it where one number would mislead."""
+    labels = {"modes": f"modes (≥ 1 of {settings.mode_samples})", "hq": f"hq (of {settings.mode_samples})",
+              "reverse_kl": f"reverse KL (of {settings.mode_samples})", "modes_1pct": "modes (≥ 1 %)"}
+    return labels.get(key, key)
 
 
 def evaluate(samples, reference, data, names: list[str], settings: EvalConfig) -> dict:

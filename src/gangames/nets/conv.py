@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gangames.nets.stacked import ACTIVATIONS, Critic, StackedLinear
+from gangames.nets.stacked import ACTIVATIONS, Critic, StackedLinear, mlp
 
 
 def to_groups(x: torch.Tensor) -> torch.Tensor:
@@ -162,9 +162,11 @@ class ConvTrunk(nn.Module):
 
 
 def conv_critic(players: int, shape: Sequence[int], widths: Sequence[int], activation: str, features: int = 128,
-                norm: str = "none") -> Critic:
-    """A DCGAN discriminator whose trunk is the encoder of the robust game (features in R^F)."""
-    return Critic(ConvTrunk(players, shape, widths, activation, features, norm), StackedLinear(players, features, 1))
+                norm: str = "none", head: Sequence[int] = (128,)) -> Critic:
+    """A DCGAN discriminator whose trunk is the encoder of the robust game (features in R^F), and an
+    MLP head of hidden widths ``head`` (papers.md §2(c): Linear 128 -> 128, LeakyReLU, Linear -> 1)."""
+    return Critic(ConvTrunk(players, shape, widths, activation, features, norm),
+                  mlp(players, features, head, 1, activation))
 
 
 def conv_generator(players: int, latent_dim: int, shape: Sequence[int], widths: Sequence[int], activation: str,

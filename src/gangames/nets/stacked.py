@@ -112,21 +112,29 @@ class StackedLine(nn.Module):
         return self.origin + s * self.direction
 
 
-def mlp(players: int, in_dim: int, hidden: Sequence[int], out_dim: int, activation: str) -> nn.Sequential:
-    """Linear -> activation blocks for every hidden width, then a final linear layer."""
+def blocks(players: int, in_dim: int, hidden: Sequence[int], activation: str) -> nn.Sequential:
+    """Linear -> activation for every hidden width (empty: the identity)."""
     make_activation = pick("activation", activation, ACTIVATIONS)
     sizes = [in_dim, *hidden]
     layers: list[nn.Module] = []
     for fan_in, fan_out in zip(sizes, sizes[1:]):
         layers += [StackedLinear(players, fan_in, fan_out), make_activation()]
-    layers.append(StackedLinear(players, sizes[-1], out_dim))
     return nn.Sequential(*layers)
+
+
+def mlp(players: int, in_dim: int, hidden: Sequence[int], out_dim: int, activation: str) -> nn.Sequential:
+    """Linear -> activation blocks for every hidden width, then a final linear layer."""
+    body = blocks(players, in_dim, hidden, activation)
+    return nn.Sequential(*body, StackedLinear(players, hidden[-1] if hidden else in_dim, out_dim))
 
 
 class Critic(nn.Module):
     """A discriminator as a feature trunk and a head: score(x) = head(trunk(x)), one per sample (P, B).
 
-    The split gives the robust game its feature space (its defenders can move features, not inputs).
+    The split gives the robust game its feature space (its defenders move features, not inputs), and
+    the critic protocol any discriminator can offer: ``features(x)`` and ``score_features(h)``. The
+    head must be non-linear for that: a linear head has the same gradient at every feature vector,
+    so every sample would be moved the same way (``linear_head`` says so).
     """
 
     def __init__(self, trunk: nn.Module, head: nn.Module):
@@ -143,10 +151,17 @@ class Critic(nn.Module):
         return self.score_features(self.trunk(x))
 
 
-def mlp_critic(players: int, in_dim: int, hidden: Sequence[int], activation: str) -> Critic:
-    """An MLP discriminator: the hidden layers are the trunk, the last linear layer the head."""
-    body = mlp(players, in_dim, hidden, 1, activation)
-    return Critic(body[:-1], body[-1])
+    @property
+    def linear_head(self) -> bool:
+        return isinstance(self.head, StackedLinear) or (
+            isinstance(self.head, nn.Sequential) and len(self.head) == 1 and isinstance(self.head[0], StackedLinear))
+
+
+def mlp_critic(players: int, in_dim: int, hidden: Sequence[int], activation: str, head: Sequence[int] = ()) -> Critic:
+    """An MLP discriminator: the hidden layers are the trunk, ``head`` the hidden widths of the head
+    (then a linear score). Trunk [128, 128] and head [128] are papers.md §4(c)'s 3 x 128 critic."""
+    trunk = blocks(players, in_dim, hidden, activation)
+    return Critic(trunk, mlp(players, hidden[-1] if hidden else in_dim, head, 1, activation))
 
 
 @torch.no_grad()

@@ -27,7 +27,7 @@ SWEEP_GAMES = ("ns", "gan-gp", "dragan-ns", "wgan-gp")
 
 # papers.md §3(d): D = MLP 2 x 64, LeakyReLU 0.2; Adam(1e-3, (0.5, 0.999)); batch 128. One
 # discriminator step for every game, so that all play on the same compute.
-LINE_COMMON = ["data.preset=line-d", "discriminator.hidden=[64, 64]", "discriminator.activation=leaky_relu",
+LINE_COMMON = ["data.preset=line-d", "discriminator.hidden=[64]", "discriminator.activation=leaky_relu",
                "generator.lr=1e-3", "discriminator.lr=1e-3", "generator.beta1=0.5", "discriminator.beta1=0.5",
                "generator.beta2=0.999", "discriminator.beta2=0.999", "game.disc_steps=1", "data.batch_size=128",
                'eval.metrics=["line", "js", "w2"]', "eval.samples=1000"]
@@ -108,7 +108,7 @@ def line_markdown(table: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def robustness_spec(preset: str, trials: int, steps: int, games=SWEEP_GAMES, seed: int = 0, samples: int = 2000):
+def robustness_spec(preset: str, trials: int, steps: int, games=SWEEP_GAMES, seed: int = 0, samples: int = 2500):
     """papers.md §3(c): lr log-uniform [1e-5, 1e-2] shared by G and D, beta1 uniform [0, 1),
     discriminator steps 1..5; beta2 fixed per game (0.9 for WGAN-GP, 0.999 otherwise: F6)."""
     return parse({

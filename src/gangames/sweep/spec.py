@@ -9,7 +9,7 @@
     seed = 0                      # of the configuration sampler
     metrics = ["modes", "w2"]     # evaluated at the end of every run
     objective = "w2"              # the trial value Optuna records (direction from the metric)
-    eval_samples = 2000
+    eval_samples = 2500            # PacGAN's mode count takes eval.mode_samples (2500) of them
 
     [base]                        # any run config: the same sections as a TOML config file
     data = { preset = "ring8" }
@@ -81,7 +81,7 @@ class SweepSpec:
     seed: int = 0
     metrics: list[str] = field(default_factory=list)
     objective: str | None = None
-    eval_samples: int = 2000
+    eval_samples: int = 2500
 
     def configurations(self) -> list[dict[str, Any]]:
         """The sampled configurations (dotted key -> value), the same for every game and seed."""
@@ -143,7 +143,7 @@ def parse(data: dict) -> SweepSpec:
         base=data.get("base", {}), axes=[_axis(k, v) for k, v in data.get("space", {}).items()],
         ties=dict(data.get("tie", {})), sampler=pick("sampler", sweep.get("sampler", "random"), ("random", "grid")),
         trials=int(sweep.get("trials", 10)), seed=int(sweep.get("seed", 0)), metrics=list(sweep.get("metrics", [])),
-        objective=sweep.get("objective"), eval_samples=int(sweep.get("eval_samples", 2000)))
+        objective=sweep.get("objective"), eval_samples=int(sweep.get("eval_samples", 2500)))
     for key, source in spec.ties.items():
         if source not in {a.key for a in spec.axes}:
             raise ConfigError(f"tie {key!r} = {source!r}: {source!r} is not an axis of [space]")
@@ -152,7 +152,10 @@ def parse(data: dict) -> SweepSpec:
     if not points:
         raise ConfigError("the sweep has no configurations (trials = 0?)")
     for game in spec.games:
-        build.resolve(spec.run_config(points[0], game, spec.seeds[0]))
+        cfg = build.resolve(spec.run_config(points[0], game, spec.seeds[0]))
+        if "modes" in spec.metrics and spec.eval_samples < cfg.eval.mode_samples:
+            raise ConfigError(f"metric 'modes' counts modes among eval.mode_samples = {cfg.eval.mode_samples} samples; "
+                              f"[sweep] eval_samples is {spec.eval_samples}: raise it or lower eval.mode_samples in [base]")
     if spec.objective is None:
         spec.objective = spec.metrics[0] if spec.metrics else None
     return spec

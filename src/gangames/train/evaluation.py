@@ -11,7 +11,7 @@ import torch
 
 from gangames import build
 from gangames.config import Config
-from gangames.errors import GanGamesError
+from gangames.errors import GanGamesError, MetricError
 from gangames.metrics.divergence import trace_summary
 from gangames.metrics.registry import DIVERGENCES, METRICS, check_metrics, evaluate, extractor_name
 
@@ -23,6 +23,9 @@ class Evaluator:
         self.cfg, self.data, self.game = cfg, data, game
         self.samples = samples or cfg.eval.samples
         self.metrics = check_metrics(metrics if metrics is not None else cfg.eval.metrics, data, cfg.data.preset)
+        if "modes" in self.metrics and self.samples < cfg.eval.mode_samples:
+            raise MetricError(f"metric 'modes' counts modes among eval.mode_samples = {cfg.eval.mode_samples} samples, "
+                              f"but {self.samples} are drawn: raise eval.samples (or --num) or lower eval.mode_samples")
         device = next(game.players.generator.parameters()).device
         latent_rng = torch.Generator(device=device).manual_seed(build.derive_seed(cfg.eval.seed, EVAL_LATENT))
         self.latent = game.players.latent((game.players.count, self.samples), latent_rng)

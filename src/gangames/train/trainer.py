@@ -110,7 +110,8 @@ class Trainer:
             "step": self.step,
             "modules": {k: m.state_dict() for k, m in self.game.modules().items()},
             "optimizers": {k: o.state_dict() for k, o in self.game.optimizers().items()},
-            "rng": {"stream": self.stream.get_state(), "torch": torch.get_rng_state()},
+            "rng": {"stream": self.stream.get_state(), "torch": torch.get_rng_state(),
+                    "game": {name: g.get_state() for name, g in self.game.streams().items()}},
         }
 
     def load_state(self, state: dict) -> None:
@@ -120,6 +121,8 @@ class Trainer:
             opt.load_state_dict(state["optimizers"][name])
         self.stream.set_state(state["rng"]["stream"])
         torch.set_rng_state(state["rng"]["torch"])
+        for name, stream in self.game.streams().items():
+            stream.set_state(state["rng"]["game"][name])
         self.step = int(state["step"])
 
     # -- the loop --------------------------------------------------------------------------------
@@ -261,6 +264,9 @@ class Trainer:
         info["status"] = status
         info["step"] = self.step
         info["train_seconds"] = self._elapsed_before + seconds
+        # Updates each player's networks took (per optimiser): what a comparison of games pays.
+        info["updates"] = {name: [int(c) for c in opt.counts.flatten().tolist()]
+                           for name, opt in self.game.optimizers().items()}
         info["sessions"][-1].update({"ended": now(), "to_step": self.step, "seconds": round(seconds, 3),
                                      "compile_seconds": round(compile_seconds, 3),
                                      "steps_per_second": round((self.step - first_step) / seconds, 2) if seconds > 0 else None})
