@@ -51,7 +51,7 @@ def test_resume_extends_a_run(tmp_path):
 def test_errors_are_one_line_with_exit_code_2(tmp_path):
     cases = [
         (["train", "--game", "nsgan", "--out", tmp_path / "a"], "unknown game 'nsgan'; choose one of:"),
-        (["train", "--data", "moons", "--out", tmp_path / "b"], "unknown data preset 'moons'"),
+        (["train", "--data", "moons", "--out", tmp_path / "b"], "data 'moons' is neither a data preset nor an existing file"),
         (["train", "--out", tmp_path / "c", "--set", "gam.name=ns"], "unknown config key 'gam'"),
         (["train", "--steps", 5], "train needs --out RUN_DIR"),
         (["sample", tmp_path / "nothing"], "is not a gangames run folder"),

@@ -94,9 +94,9 @@ def test_missing_fashion_mnist_says_how_to_install(tmp_path):
 
 
 def test_user_data_needs_a_path():
-    cfg = build.resolve(apply_overrides(Config(), ["data.preset=array"]))
-    with pytest.raises(DataError, match="set data.path"):
-        build.build_data(cfg)
+    for preset in ("array", "csv", "idx"):
+        with pytest.raises(DataError, match=f"data preset '{preset}' reads your files: set data.path"):
+            build.build_data(build.resolve(apply_overrides(Config(), [f"data.preset={preset}"])))
 
 
 def test_stacked_fashion_mnist_modes_follow_the_channel_labels():

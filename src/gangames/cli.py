@@ -47,14 +47,9 @@ def reports_errors(command):
 
 def build_config(config_file: Optional[Path], settings: dict, overrides: list[str]):
     """Defaults <- config file <- explicit flags <- --set overrides."""
-    cfg = config_io.load(config_file) if config_file else config_io.Config()
-    flags = {}
-    for dotted, value in settings.items():
-        if value is not None:
-            section, key = dotted.split(".")
-            flags.setdefault(section, {})[key] = value
-    cfg = config_io.from_dict(flags, cfg)
-    return config_io.apply_overrides(cfg, overrides or [])
+    from gangames.api import make_config
+
+    return config_io.apply_overrides(make_config(config_file, **settings), overrides or [])
 
 
 Set = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config field: --set game.penalty_weight=5 (repeatable).")]
@@ -64,7 +59,7 @@ Set = Annotated[Optional[list[str]], typer.Option("--set", help="Override a conf
 @reports_errors
 def train(
     game: Annotated[Optional[str], typer.Option(help="Game to play (see `gangames list`).")] = None,
-    data: Annotated[Optional[str], typer.Option(help="Data preset (see `gangames list`).")] = None,
+    data: Annotated[Optional[str], typer.Option(help="Data preset (see `gangames list`) or a data file (.npy, .npz, .csv, image folder).")] = None,
     steps: Annotated[Optional[int], typer.Option(help="Total training steps (generator updates).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Run seed: players, data and noise derive from it.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Run folder to create.")] = None,
@@ -78,6 +73,7 @@ def train(
     overwrite: Annotated[bool, typer.Option(help="Delete an existing run in --out first.")] = False,
 ):
     """Train a generator against a discriminator as one game."""
+    from gangames.train.run_dir import RunDir
     from gangames.train.trainer import Trainer
 
     runtime = {"run.compile": compile_, "run.device": device, "run.progress": progress, "eval.every": eval_every}
@@ -90,10 +86,13 @@ def train(
     else:
         if out is None:
             raise GanGamesError("train needs --out RUN_DIR (or --resume RUN_DIR)")
-        settings = {"game.name": game, "data.preset": data, "run.steps": steps, "run.seed": seed, **runtime}
+        from gangames.api import data_settings
+
+        settings = {"game.name": game, "run.steps": steps, "run.seed": seed, **runtime,
+                    **(data_settings(data, out) if data else {})}
         cfg = build_config(config, settings, set_)
         if overwrite:
-            remove_run(out)
+            RunDir(out).remove()
         trainer = Trainer(cfg, out)
     console.print(Text.assemble((trainer.cfg.game.name, "bold"), " on ", (trainer.cfg.data.preset, "bold"),
                                 f", seed {trainer.cfg.run.seed}, steps {trainer.step} -> {trainer.cfg.run.steps}, "
@@ -106,16 +105,6 @@ def train(
                      f"Continue with: gangames train --resume {result.path}")
         raise typer.Exit(EXIT_INTERRUPTED)
     console.print(f"finished step {result.step} in {result.seconds:.1f} s ({result.steps_per_second:.0f} steps/s): {result.path}")
-
-
-def remove_run(path: Path) -> None:
-    """Delete a run folder, refusing anything that is not one (a typo must not delete a home folder)."""
-    import shutil
-
-    if path.exists():
-        if not (path / "config.toml").exists() or not (path / "run.json").exists():
-            raise GanGamesError(f"--overwrite: {path} is not a gangames run folder; not deleting it")
-        shutil.rmtree(path)
 
 
 def _runtime(values: dict) -> dict:
@@ -133,18 +122,13 @@ def sample(
     step: Annotated[Optional[int], typer.Option(help="Checkpoint step (default: newest).")] = None,
 ):
     """Write generator samples as float32 .npy: (num, dim), or (players, num, dim) for several players."""
+    from gangames.api import load
     from gangames.io import save_npy
-    from gangames.train.trainer import load_run
 
-    if num < 1:
-        raise GanGamesError(f"--num must be >= 1, got {num}")
-    run = load_run(run_dir, step)
-    rng = torch.Generator().manual_seed(seed)
-    z = run.game.players.latent((run.game.players.count, num), rng)
-    samples = run.game.sample(z).numpy().astype(np.float32)
-    samples = samples[0] if samples.shape[0] == 1 else samples
+    run = load(run_dir)
+    samples = run.sample(num, seed=seed, step=step)
     save_npy(output, samples)
-    console.print(f"wrote {output} with shape {tuple(samples.shape)} from step {run.step}")
+    console.print(f"wrote {output} with shape {tuple(samples.shape)} from step {step or run.info.get('step')}")
 
 
 @app.command()
@@ -159,7 +143,7 @@ def evaluate(
     """Evaluate a run's checkpoint against fresh real samples; writes RUN_DIR/eval.json."""
     import json
 
-    from gangames.train.evaluation import evaluate_run
+    from gangames.api import evaluate as evaluate_run
 
     names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
     result = evaluate_run(run_dir, num=num, metrics=names, step=step)
@@ -378,7 +362,7 @@ def reproduce_many_paths(
 @app.command()
 @reports_errors
 def compare(
-    data: Annotated[str, typer.Option(help="Data preset (see `gangames list`).")] = "ring8",
+    data: Annotated[str, typer.Option(help="Data preset (see `gangames list`) or a data file (.npy, .npz, .csv).")] = "ring8",
     games: Annotated[str, typer.Option(help="Comma-separated games.")] = "ns,wgan-gp,gan-gp,dragan-ns,robust-w,auction",
     seeds: Annotated[int, typer.Option(help="Seeds per game.")] = 2,
     steps: Annotated[Optional[int], typer.Option(help="Training steps of every run.")] = None,
@@ -389,43 +373,16 @@ def compare(
     compile_: Annotated[Optional[bool], typer.Option("--compile/--no-compile")] = None,
 ):
     """Train every game on the same data and seeds (in parallel), then write one HTML report."""
-    from gangames import build
-    from gangames.data.presets import PRESETS
-    from gangames.report.collect import find_runs
-    from gangames.report.html import write_report
-    from gangames.runner import Task, run_many
+    from gangames.api import compare as compare_games
 
     names = [g.strip() for g in games.split(",") if g.strip()]
-    images = PRESETS.get(data) is not None and PRESETS[data].kind == "images"
-    costed = []
-    for name in names:
-        for seed in range(seeds):
-            settings = {"game.name": name, "data.preset": data, "run.seed": seed, "run.progress": False,
-                        "run.steps": steps, "run.compile": compile_}
-            cfg = build_config(config, settings, set_)
-            if not images and cfg.eval.every == 0:  # curves of the metrics for vector data (cheap)
-                cfg.eval.every = max(cfg.run.steps // 10, 1)
-            cost = run_cost(build.resolve(cfg))  # also fails on a bad name before anything starts
-            costed.append((cost, Task(f"{name}/seed{seed}", cfg, out / name / f"seed{seed}")))
-    # The slowest runs first, so that the workers finish together.
-    tasks = [task for _, task in sorted(costed, key=lambda pair: -pair[0])]
-    console.print(f"{len(tasks)} runs into {out}")
-    outcomes = run_many(tasks, workers, on_done=_report_outcome)
-    failed = [o for o in outcomes if o.status != "finished"]
-    report = write_report(find_runs([o.out for o in outcomes if (o.out / "config.toml").exists()]), out / "report.html",
-                          f"{', '.join(names)} on {data}")
-    if failed:
-        errors.print(f"{len(failed)} runs did not finish: {', '.join(o.name for o in failed)}")
-    console.print(f"report: {report.resolve()}", soft_wrap=True)
-
-
-def run_cost(cfg) -> float:
-    """A rough relative cost of a run: network passes per step times steps."""
-    from gangames import build
-
-    passes = cfg.game.disc_steps * (1 + (cfg.robust.steps if cfg.game.name == "robust-w" else 0))
-    passes *= 2 if cfg.game.penalty != "none" else 1
-    return cfg.run.steps * (passes + 1) * build.player_count(cfg)
+    config_with_set = build_config(config, {}, set_)
+    console.print(f"{len(names) * seeds} runs into {out}")
+    result = compare_games(names, data, seeds=seeds, steps=steps, out=out, config=config_with_set, workers=workers,
+                           compile=compile_, title=f"{', '.join(names)} on {data}", on_done=_report_outcome)
+    if result.failed:
+        errors.print(f"{len(result.failed)} runs did not finish: {', '.join(result.failed)}")
+    console.print(f"report: {result.report.resolve()}", soft_wrap=True)
 
 
 @app.command()
@@ -436,9 +393,9 @@ def report(
     title: Annotated[str, typer.Option(help="The page title.")] = "gangames report",
 ):
     """Write one self-contained HTML report from existing runs or sweeps."""
-    from gangames.report.collect import find_runs
-    from gangames.report.html import write_report
+    from gangames.api import report as write_report
     from gangames.sweep.results import load_study, rows
+    from gangames.train.run_dir import RunDir
 
     run_paths, sweep_tables = [], {}
     for source in sources:
@@ -446,10 +403,10 @@ def report(
             study = load_study(source)
             table = rows(study)
             sweep_tables[study.study_name] = table
-            run_paths += [Path(r["run"]) for r in table if r.get("run") and Path(r["run"]).joinpath("config.toml").exists()]
+            run_paths += [Path(r["run"]) for r in table if r.get("run") and RunDir(r["run"]).is_run()]
         else:
             run_paths.append(source)
-    path = write_report(find_runs(run_paths), out, title, sweep_tables)
+    path = write_report(run_paths, out, title, sweep_tables)
     console.print(f"report: {path.resolve()}", soft_wrap=True)
 
 
@@ -457,10 +414,10 @@ def report(
 def list_():
     """List the games, data presets and metrics."""
     from gangames.data.presets import PRESETS
-    from gangames.games.registry import GAMES, N_PLAYER_GAMES
+    from gangames.games.registry import GAMES
     from gangames.metrics.registry import METRICS
 
-    for title, entries in (("games", {**{k: v.description for k, v in GAMES.items()}, **N_PLAYER_GAMES}),
+    for title, entries in (("games", {k: v.description for k, v in GAMES.items()}),
                            ("data presets", {k: v.description for k, v in PRESETS.items()}),
                            ("metrics", {k: f"[{v.applies}] {v.description}" for k, v in METRICS.items()})):
         table = Table(title=title, show_header=False, title_justify="left")

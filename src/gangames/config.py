@@ -35,6 +35,8 @@ class RunConfig:
     #   critic step per round, else 1 (a longer graph compiles longer: docs/speed.md)
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
     progress: bool = True
+    plugins: list[str] = field(default_factory=list)  # modules imported before anything is built: what they
+    #   register (games, losses, penalties, nets, data) is then known here and in every worker process
 
 
 @dataclass
@@ -45,7 +47,9 @@ class DataConfig:
     radius: float | None = None  # ring presets only
     dim: int = 10  # line-d only: the ambient dimension d
     line_seed: int = 0  # line-d only: which random line (fixed per experiment, not per run)
-    path: str | None = None  # image-folder, array, idx, cifar10: where the user's files are
+    path: str | None = None  # image-folder, array, csv, idx, cifar10: where the user's files are
+    standardize: bool = False  # vectors only: shift and scale every coordinate to mean 0, std 1 (run.json
+    #   records the statistics; samples and metrics are in the data's own units)
     image_size: int | None = None  # resize images to this side (square); None keeps their size
     channels: int | None = None  # 1 or 3: convert user images; None keeps theirs
     split: str = "train"  # train | test: which split of a data set with splits to train on
@@ -97,41 +101,6 @@ class GameConfig:
 
 
 @dataclass
-class AuctionConfig:
-    """The auction game over N players (Shim et al. 2024); the choices are papers.md §4(g)."""
-
-    players: int = 4  # N pairs (B7)
-    player_game: str = "ns"  # the two-player game each pair plays: ns, wgan, wgan-gp, ...
-    enabled: bool = True  # false: the classical baseline, N independent pairs (same seeds, same budget)
-    period: int = 100  # K: an auction every K steps (B7)
-    lot_size: int = 256  # M: samples per lot, and real samples for centring and alignment (B7)
-    aux_steps: int = 1  # T_aux: discriminator alignment steps per auction (B7)
-    aux_weight: float = 1.0  # mu, the weight of L_aux
-    aux_loss: str = "mse"  # mse | bce_soft (B5)
-    aux_plus_gan: bool = False  # add each discriminator's GAN loss during alignment (B5)
-    aux_update_generators: bool = False  # one generator step for the non-winners after alignment (B6)
-    bid_space: str | None = None  # probability | logit | critic; default: probability for GAN losses, critic otherwise (B1)
-    bid_mode: str | None = None  # raw | centered (minus the bidder's mean score on real data); default raw for probabilities (B3)
-    score_rule: str = "mean"  # mean | sum | median of the bids an auctioneer receives (B2)
-    best_rule: str = "partner"  # partner: D of the winning pair | lowest_bids_given: the most discerning bidder (B4)
-
-
-@dataclass
-class RobustConfig:
-    """The Wasserstein robust game (Gao & Tembine 2018); the choices are papers.md §2(g)."""
-
-    gamma: float = 5.0  # Lagrange penalty gamma of the transport cost (radius ~ 1/(2 gamma)) (G3)
-    steps: int = 5  # T_def defender ascent steps (G6)
-    step_size: float | None = None  # alpha; default 1 / (4 gamma) (G6)
-    radius: float = 0.0  # optional hard radius rho: each move projected into the ball (0: none) (G3)
-    mode: str = "input"  # input | feature | feature-cost: where the defenders move and pay (G2)
-    cost: str = "sq"  # sq: |delta|^2 | sq_per_dim: |delta|^2 / dim
-    warmup: int = 1000  # first steps played as plain WGAN-GP
-    hard_fraction: float = 1.0  # keep the top fraction of the hard set by critic value (G8)
-    feature_penalty_weight: float = 10.0  # lambda_h of the head's penalty in feature space (G5)
-
-
-@dataclass
 class EvalConfig:
     """Metrics during training (every > 0) and for ``gangames evaluate``."""
 
@@ -153,16 +122,34 @@ class EvalConfig:
     is_splits: int = 10
 
 
+def game_sections() -> dict[str, type]:
+    """The sections the registered games own ([auction], [robust], a plug-in's): their dataclasses."""
+    from gangames.games.registry import SECTIONS
+
+    return dict(SECTIONS)
+
+
 @dataclass
 class Config:
+    """The core sections, and one section per registered game that owns one (``cfg.auction``, ...).
+    In TOML and ``--set`` all sections look alike: ``[auction]``, ``auction.players=8``."""
+
     run: RunConfig = field(default_factory=RunConfig)
     data: DataConfig = field(default_factory=DataConfig)
     game: GameConfig = field(default_factory=GameConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
-    auction: AuctionConfig = field(default_factory=AuctionConfig)
-    robust: RobustConfig = field(default_factory=RobustConfig)
+    sections: dict[str, Any] = field(default_factory=lambda: {k: cls() for k, cls in game_sections().items()})
+
+    def __getattr__(self, name: str):
+        sections = self.__dict__.get("sections")
+        if sections is not None and name in sections:
+            return sections[name]
+        raise AttributeError(f"{type(self).__name__} has no section {name!r}")
+
+    def section_names(self) -> list[str]:
+        return [f.name for f in dataclasses.fields(self) if f.name != "sections"] + list(self.sections)
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,10 +194,10 @@ def _coerce(value: Any, tp, key: str) -> Any:
 
 def _update(obj, data: dict[str, Any], prefix: str) -> None:
     hints = _field_types(type(obj))
-    names = [f.name for f in dataclasses.fields(obj)]
+    names = obj.section_names() if isinstance(obj, Config) else [f.name for f in dataclasses.fields(obj)]
     for key, value in data.items():
         full = f"{prefix}{key}"
-        if key not in hints:
+        if key not in names:
             where = f"[{prefix[:-1]}]" if prefix else "the top level"
             raise ConfigError(f"unknown config key {full!r}; valid keys in {where}: {', '.join(names)}")
         current = getattr(obj, key)
@@ -223,8 +210,16 @@ def _update(obj, data: dict[str, Any], prefix: str) -> None:
 
 
 def from_dict(data: dict[str, Any], base: Config | None = None) -> Config:
-    """A new config: ``base`` (or the defaults) updated with the nested ``data``."""
+    """A new config: ``base`` (or the defaults) updated with the nested ``data``. Modules named in
+    ``run.plugins`` are imported first: the games, losses and nets they register become valid."""
+    plugins = data.get("run", {}).get("plugins") if isinstance(data.get("run"), dict) else None
+    if plugins:
+        from gangames.plugins import load_plugins
+
+        load_plugins(_coerce(plugins, list[str], "run.plugins"))
     config = copy.deepcopy(base) if base is not None else Config()
+    for name, cls in game_sections().items():  # sections registered since ``base`` was made
+        config.sections.setdefault(name, cls())
     _update(config, data, "")
     return config
 
@@ -270,14 +265,16 @@ def apply_overrides(config: Config, overrides: list[str]) -> Config:
 
 
 def to_dict(config) -> dict[str, Any]:
-    """Plain nested dict, without ``None`` values (TOML has no null)."""
+    """Plain nested dict, without ``None`` values (TOML has no null); game sections at the top level."""
 
     def strip(value):
         if isinstance(value, dict):
             return {k: strip(v) for k, v in value.items() if v is not None}
         return value
 
-    return strip(dataclasses.asdict(config))
+    plain = dataclasses.asdict(config)
+    plain.update(plain.pop("sections", {}))
+    return strip(plain)
 
 
 def dumps(config: Config) -> str:

@@ -35,6 +35,12 @@ class DivergedError(GanGamesError):
         self.quantity = quantity
 
 
+def at_least(value: int | float, key: str, minimum: int | float = 1) -> None:
+    """A one-line error unless ``value >= minimum``."""
+    if value < minimum:
+        raise ConfigError(f"{key} must be >= {minimum}, got {value}")
+
+
 def pick(kind: str, name: str, choices: dict | Iterable[str], error: type[GanGamesError] = ConfigError):
     """Return ``choices[name]``, or raise a one-line error that lists the valid names."""
     if name in choices:

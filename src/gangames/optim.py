@@ -37,6 +37,11 @@ class OptimizerSettings:
     eps: float = 1e-8
 
 
+def settings_of(player) -> OptimizerSettings:
+    """The optimiser settings of a resolved player section ([generator] or [discriminator])."""
+    return OptimizerSettings(player.optimizer, player.lr, player.beta1, player.beta2, player.eps)
+
+
 def adam_corrections(t, lr, beta1, beta2):
     """Adam's step size lr / (1 - beta1^t) and square-rooted second correction sqrt(1 - beta2^t)
     for update number ``t`` (floats or float64 tensors, one per player)."""

@@ -8,9 +8,9 @@ interrupted picks up where it stopped, and nothing already written is lost.
 from __future__ import annotations
 
 import concurrent.futures as futures
-import json
 import multiprocessing
 import os
+import shutil
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,20 +53,17 @@ def run_task(task: Task, threads: int) -> Outcome:
 
     torch.set_num_threads(threads)
     out = Path(task.out)
+    folder = RunDir(out)
     try:
-        if RunDir(out).exists():
-            check_same_run(RunDir(out).load_config(), task.cfg, out)
-        eval_file = out / "eval.json"
-        info = RunDir(out).read_info()
-        if eval_file.exists() and info.get("status") == "finished":
-            return Outcome(task.name, out, "finished", json.loads(eval_file.read_text()),
-                           seconds=float(info.get("train_seconds", 0.0)))
-        if RunDir(out).exists() and list((out / "checkpoints").glob("step-*.pt")):
+        if folder.exists():
+            check_same_run(folder.load_config(), task.cfg, out)
+        if folder.finished_and_evaluated():
+            return Outcome(task.name, out, "finished", folder.read_eval(),
+                           seconds=float(folder.read_info().get("train_seconds", 0.0)))
+        if folder.exists() and folder.has_checkpoint():
             trainer = Trainer.resume(out, steps=task.cfg.run.steps)
         else:
-            if RunDir(out).exists():  # created but no checkpoint yet: start over
-                import shutil
-
+            if folder.exists():  # created but no checkpoint yet: start over
                 shutil.rmtree(out)
             trainer = Trainer(task.cfg, out)
         result = trainer.run()

@@ -33,9 +33,13 @@ class ImageDataset:
     split: str = "train"
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
+    kind = "images"
+
     @property
     def shape(self) -> tuple[int, int, int]:
         return tuple(self.images.shape[1:])
+
+    sample_shape = shape
 
     def __len__(self) -> int:
         return len(self.images)
@@ -62,9 +66,13 @@ class StackedDataset:
     base: ImageDataset
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
+    kind = "images"
+
     @property
     def shape(self) -> tuple[int, int, int]:
         return (3, *self.base.shape[1:])
+
+    sample_shape = shape
 
     @property
     def labels(self):
@@ -157,6 +165,17 @@ def read_array(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         raise DataError(f"{path}: no images array (expected a key images, x or arr_0; found {', '.join(keys)})")
     label_key = next((k for k in ("labels", "y", "Y") if k in keys), None)
     return loaded[image_key], (loaded[label_key] if label_key else None)
+
+
+def array_ndim(path: str | Path) -> int:
+    """The number of dimensions of the (images) array in a .npy/.npz file, read without loading it."""
+    path = Path(path)
+    try:
+        if path.suffix == ".npy":
+            return np.load(path, mmap_mode="r", allow_pickle=False).ndim
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path}: unreadable .npy file ({err})") from None
+    return read_array(path)[0].ndim
 
 
 def read_cifar_batches(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

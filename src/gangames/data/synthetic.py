@@ -26,9 +26,15 @@ class GaussianMixture:
     sigma: float
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
+    kind = "vectors"
+
     @property
     def dim(self) -> int:
         return self.centres.shape[1]
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return (self.dim,)
 
     @property
     def num_modes(self) -> int:
@@ -81,9 +87,15 @@ class Line:
     direction: np.ndarray  # (d,), unit norm
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
+    kind = "vectors"
+
     @property
     def dim(self) -> int:
         return self.origin.shape[0]
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return (self.dim,)
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         key = str(generator.device)
@@ -114,6 +126,8 @@ class SwissRoll:
     scale: float = 5.0
 
     dim = 2
+    kind = "vectors"
+    sample_shape = (2,)
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         u = torch.rand(n, generator=generator, device=generator.device)

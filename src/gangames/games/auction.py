@@ -16,31 +16,42 @@ N x N bid matrix is one batched pass: every discriminator scores all N lots at o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
+from gangames.errors import at_least, pick
+from gangames.games.entry import GameEntry, Panel
+from gangames.games.losses import LOSSES
 from gangames.games.two_player import TwoPlayerGame
-from gangames.optim import Optimizer
+from gangames.optim import Optimizer, OptimizerSettings, settings_of
+from gangames.seeds import AUCTION, derive_seed
 
 Tensor = torch.Tensor
 
 
-@dataclass(frozen=True)
-class AuctionRules:
-    period: int = 100
-    lot_size: int = 256
-    aux_steps: int = 1
-    aux_weight: float = 1.0
-    aux_loss: str = "mse"
-    aux_plus_gan: bool = False
-    aux_update_generators: bool = False
-    bid_space: str = "probability"
-    bid_mode: str = "raw"
-    score_rule: str = "mean"
-    best_rule: str = "partner"
-    enabled: bool = True
+@dataclass
+class AuctionSettings:
+    """The [auction] section (Shim et al. 2024); the choices are papers.md §4(g)."""
+
+    players: int = 4  # N pairs (B7)
+    player_game: str = "ns"  # the one-pair game each pair plays: ns, wgan, wgan-gp, ... (any registered)
+    enabled: bool = True  # false: the classical baseline, N independent pairs (same seeds, same budget)
+    period: int = 100  # K: an auction every K steps (B7)
+    lot_size: int = 256  # M: samples per lot, and real samples for centring and alignment (B7)
+    aux_steps: int = 1  # T_aux: discriminator alignment steps per auction (B7)
+    aux_weight: float = 1.0  # mu, the weight of L_aux
+    aux_loss: str = "mse"  # mse | bce_soft (B5)
+    aux_plus_gan: bool = False  # add each discriminator's GAN loss during alignment (B5)
+    aux_update_generators: bool = False  # one generator step for every pair but the winner's (B6)
+    bid_space: str | None = None  # probability | logit | critic; default: probability for GAN losses, critic otherwise (B1)
+    bid_mode: str | None = None  # raw | centered (minus the bidder's mean score on real data); default raw for probabilities (B3)
+    score_rule: str = "mean"  # mean | sum | median of the bids an auctioneer receives (B2)
+    best_rule: str = "partner"  # partner: D of the winning pair | lowest_bids_given: the most discerning bidder (B4)
+
+
+BID_SPACES = ("probability", "logit", "critic")
 
 
 def to_score(output: Tensor, space: str) -> Tensor:
@@ -82,7 +93,7 @@ def best_discriminator(bids: Tensor, winner: Tensor, rule: str) -> Tensor:
 class AuctionGame:
     """N pairs of any two-player game, with auctions and alignment to the best discriminator."""
 
-    def __init__(self, inner: TwoPlayerGame, rules: AuctionRules, aux_optimizer: Optimizer, seed: int = 0):
+    def __init__(self, inner: TwoPlayerGame, rules: AuctionSettings, aux_optimizer: Optimizer, seed: int = 0):
         self.inner = inner
         self.players = inner.players
         self.rules = rules
@@ -207,3 +218,62 @@ class AuctionGame:
                 logs[-1]["events"] = {"auction": {"bids": result["bids"], "scores": result["scores"],
                                                   "winner": result["winner"], "best": result["best"], **aligned}}
         return logs
+
+
+# -- the registry entry ----------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Auction(GameEntry):
+    """N pairs of ``auction.player_game``, with auctions (or, ``enabled=False``: the classical
+    baseline under its own name). ``registry``: the games, where the pairs' game is looked up."""
+
+    description: str
+    registry: dict = field(repr=False)
+    enabled: bool = True
+
+    section = "auction"
+    settings = AuctionSettings
+    panels = (Panel("Auctions", "auctions"),)
+    pairs_of_players = True
+
+    def pair_game(self, cfg) -> GameEntry:
+        one_pair = {name: entry for name, entry in self.registry.items() if not entry.pairs_of_players}
+        return pick("auction.player_game", cfg.auction.player_game, one_pair)
+
+    def optimizer(self, cfg) -> OptimizerSettings:
+        return self.pair_game(cfg).optimizer(cfg)
+
+    def games_used(self, cfg) -> list[str]:
+        return [cfg.auction.player_game]
+
+    def resolve(self, cfg) -> None:
+        auction = cfg.auction
+        pair = self.pair_game(cfg)
+        if not self.enabled:
+            auction.enabled = False
+        at_least(auction.players, "auction.players", 2)
+        at_least(auction.period, "auction.period")
+        at_least(auction.lot_size, "auction.lot_size")
+        at_least(auction.aux_steps, "auction.aux_steps", 0)
+        pick("auction.aux_loss", auction.aux_loss, ("mse", "bce_soft"))
+        pick("auction.score_rule", auction.score_rule, ("mean", "sum", "median"))
+        pick("auction.best_rule", auction.best_rule, ("partner", "lowest_bids_given"))
+        pair.resolve(cfg)
+        auction.bid_space = auction.bid_space or LOSSES[cfg.game.loss].score
+        pick("auction.bid_space", auction.bid_space, BID_SPACES)
+        auction.bid_mode = auction.bid_mode or ("raw" if auction.bid_space == "probability" else "centered")
+        pick("auction.bid_mode", auction.bid_mode, ("raw", "centered"))
+
+    def players(self, cfg) -> int:
+        return cfg.auction.players
+
+    def build(self, cfg, players, data) -> AuctionGame:
+        inner = self.pair_game(cfg).build(cfg, players, data)
+        aux = Optimizer(list(players.discriminator.parameters()), settings_of(cfg.discriminator), players.count)
+        return AuctionGame(inner, cfg.auction, aux, derive_seed(cfg.run.seed, AUCTION))
+
+    def cost(self, cfg) -> float:
+        return cfg.auction.players * self.pair_game(cfg).cost(cfg)
+
+    def label(self, cfg) -> str:
+        mode = "auction" if cfg.auction.enabled else "independent"
+        return f"{mode}({cfg.auction.player_game} x{cfg.auction.players})"

@@ -14,6 +14,9 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from gangames.errors import ConfigError, pick
+from gangames.plugins import remember_origin
+
 Tensor = torch.Tensor
 
 
@@ -78,6 +81,22 @@ class Loss:
     score: str
 
 
+def register_loss(name: str, discriminator: Callable[[Tensor, Tensor], Tensor], generator: Callable[[Tensor], Tensor],
+                  score: str = "critic", description: str = "") -> Loss:
+    """Add a loss by name: ``game.loss = name`` then plays it, in any game (the auction's pairs too).
+
+    ``discriminator(real, fake)`` and ``generator(fake)`` take discriminator outputs of shape
+    (..., B) and return one loss per player (..., ), averaged over the batch; ``score`` says how
+    the auction reads the outputs as bids (``probability``: sigmoid of a logit; ``critic``: as they are).
+    """
+    pick("loss score", score, ("probability", "critic"))
+    if name in BUILTIN:
+        raise ConfigError(f"loss {name!r} is built in; register yours under another name")
+    LOSSES[name] = Loss(description or f"{name} (registered)", discriminator, generator, score)
+    remember_origin("loss", name)
+    return LOSSES[name]
+
+
 LOSSES: dict[str, Loss] = {
     "minimax": Loss("saturating minimax (M-GAN)", minimax_discriminator_loss, minimax_generator_loss, "probability"),
     "ns": Loss("non-saturating (NS-GAN)", minimax_discriminator_loss, non_saturating_generator_loss, "probability"),
@@ -85,3 +104,4 @@ LOSSES: dict[str, Loss] = {
     "hinge": Loss("hinge", hinge_discriminator_loss, hinge_generator_loss, "critic"),
     "least-squares": Loss("least squares (LSGAN)", least_squares_discriminator_loss, least_squares_generator_loss, "critic"),
 }
+BUILTIN = frozenset(LOSSES)

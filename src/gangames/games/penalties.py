@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
+from gangames.errors import ConfigError
+from gangames.plugins import remember_origin
+
 Tensor = torch.Tensor
 Critic = Callable[[Tensor], Tensor]
 
@@ -100,4 +103,35 @@ class DraganPenalty:
 
 
 DRAGAN_FORMS = {"A": 0.5, "B": 1.0, "gaussian": 0.5}  # form -> default scale
-PENALTIES = ("none", "interpolate", "dragan")
+
+
+def interpolate_penalty(game, images: bool) -> InterpolatePenalty:
+    return InterpolatePenalty(game.penalty_target, game.penalty_guard)
+
+
+def dragan_penalty(game, images: bool) -> DraganPenalty:
+    """Form B clips its points to the images' range [-1, 1]."""
+    return DraganPenalty(game.dragan_form, game.dragan_scale, game.penalty_target, game.penalty_guard,
+                         (-1.0, 1.0) if images else None)
+
+
+# name -> factory(the [game] section, whether the data are images) -> a penalty, or None for none.
+# A penalty offers ``draw(lead, sample_shape, generator)`` (its noise, drawn outside the step) and
+# ``penalty(critic, real, fake, noise)`` -> one value per player, (P,).
+PENALTIES: dict = {"none": None, "interpolate": interpolate_penalty, "dragan": dragan_penalty}
+BUILTIN = frozenset(PENALTIES)
+
+
+def register_penalty(name: str, factory) -> None:
+    """Add a penalty by name (``game.penalty = name``): ``factory(game_section, images)`` returns an
+    object with ``draw`` and ``__call__`` as above; it is weighted by ``game.penalty_weight``."""
+    if name in BUILTIN:
+        raise ConfigError(f"penalty {name!r} is built in; register yours under another name")
+    PENALTIES[name] = factory
+    remember_origin("penalty", name)
+
+
+def build_penalty(game, images: bool):
+    """The penalty of a resolved [game] section (None for none)."""
+    factory = PENALTIES[game.penalty]
+    return None if factory is None else factory(game, images)

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 
 import torch
 
+from gangames.errors import ConfigError, at_least, pick
+from gangames.games.entry import Panel
 from gangames.games.penalties import InterpolatePenalty
-from gangames.games.two_player import TwoPlayerGame, graph_input
+from gangames.games.two_player import TwoPlayer, TwoPlayerGame, graph_input
 
 Tensor = torch.Tensor
 
@@ -31,17 +33,19 @@ MODES = ("input", "feature", "feature-cost")
 COSTS = ("sq", "sq_per_dim")
 
 
-@dataclass(frozen=True)
-class DefenderRules:
-    gamma: float = 5.0  # Lagrange penalty of the transport cost
-    steps: int = 5  # T_def ascent steps
-    step_size: float = 0.05  # alpha (default 1 / (4 gamma))
-    radius: float = 0.0  # optional hard radius rho of each sample's move (0: none)
-    mode: str = "input"
-    cost: str = "sq"  # sq: |delta|^2; sq_per_dim: |delta|^2 / dim (pixel transport on images)
-    warmup: int = 1000  # steps played as WGAN-GP before the defenders start
-    hard_fraction: float = 1.0  # keep only this top fraction (by critic value) of the hard set
-    feature_penalty_weight: float = 10.0  # lambda_h (feature mode)
+@dataclass
+class RobustSettings:
+    """The [robust] section: the defenders' rules (papers.md §2(g) gives the open questions)."""
+
+    gamma: float = 5.0  # Lagrange penalty gamma of the transport cost (radius ~ 1/(2 gamma)) (G3)
+    steps: int = 5  # T_def defender ascent steps (G6)
+    step_size: float | None = None  # alpha; default 1 / (4 gamma) (G6)
+    radius: float = 0.0  # optional hard radius rho: each move projected into the ball (0: none) (G3)
+    mode: str = "input"  # input | feature | feature-cost: where the defenders move and pay (G2)
+    cost: str = "sq"  # sq: |delta|^2 | sq_per_dim: |delta|^2 / dim (pixel transport on images)
+    warmup: int = 1000  # first steps played as plain WGAN-GP
+    hard_fraction: float = 1.0  # keep the top fraction of the hard set by critic value (G8)
+    feature_penalty_weight: float = 10.0  # lambda_h of the head's penalty in feature space (G5)
 
 
 def transport_cost(delta: Tensor, per_dim: bool) -> Tensor:
@@ -77,7 +81,7 @@ def ascend(objective, start: Tensor, steps: int, step_size: float | Tensor,
 class RobustGame(TwoPlayerGame):
     """WGAN-GP played against the defenders' hard set instead of the data itself."""
 
-    def __init__(self, base: TwoPlayerGame, rules: DefenderRules):
+    def __init__(self, base: TwoPlayerGame, rules: RobustSettings):
         super().__init__(base.players, base.loss, base.penalty, base.penalty_weight, base.disc_steps, base.clip)
         self.rules = rules
         # The rules' real numbers as graph inputs (two_player.graph_input): a sweep over gamma compiles once.
@@ -166,3 +170,44 @@ class RobustGame(TwoPlayerGame):
                 feature_penalty = self.feature_penalty(D.score_features, hard.detach(), fake_features.detach(), noise)
                 loss = loss + self.feature_penalty_weight * feature_penalty
         return loss, logs
+
+
+# -- the registry entry ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Robust(TwoPlayer):
+    """WGAN-GP's defaults (its [game] fields) and the [robust] section."""
+
+    section = "robust"
+    settings = RobustSettings
+    panels = (Panel("Robust game: transport", "curves", ("transport", "ascent_gain"),
+                    "Mean distance the defenders moved each real sample (‖x̃ − x‖, ≈ 1/(2γ) for a 1-Lipschitz "
+                    "critic), and the ascent's gain of the defenders' objective."),)
+
+    def resolve(self, cfg) -> None:
+        super().resolve(cfg)
+        robust = cfg.robust
+        pick("robust.mode", robust.mode, MODES)
+        pick("robust.cost", robust.cost, COSTS)
+        if robust.gamma <= 0:
+            raise ConfigError(f"robust.gamma must be > 0, got {robust.gamma}")
+        robust.step_size = 1 / (4 * robust.gamma) if robust.step_size is None else robust.step_size
+        at_least(robust.steps, "robust.steps", 0)
+        at_least(robust.warmup, "robust.warmup", 0)
+        if not 0 < robust.hard_fraction <= 1:
+            raise ConfigError(f"robust.hard_fraction must be in (0, 1], got {robust.hard_fraction}")
+        if robust.mode == "feature" and cfg.discriminator.head == []:
+            raise ConfigError("robust.mode=feature needs a non-linear critic head: with discriminator.head = [] every "
+                              "sample's features move by the same vector; set discriminator.head (e.g. [128])")
+
+    def build(self, cfg, players, data) -> RobustGame:
+        if cfg.robust.mode != "input" and not getattr(players.discriminator, "critic_protocol", False):
+            raise ConfigError(f"robust.mode={cfg.robust.mode} moves the critic's features: the discriminator needs "
+                              "methods features(x) and score_features(h) (docs/library.md), or use robust.mode=input")
+        return RobustGame(super().build(cfg, players, data), cfg.robust)
+
+    def cost(self, cfg) -> float:
+        passes = cfg.game.disc_steps * (1 + cfg.robust.steps) * (2 if cfg.game.penalty != "none" else 1)
+        return passes + 1
+
+    def label(self, cfg) -> str:
+        return f"{cfg.game.name}(gamma={cfg.robust.gamma:g})"

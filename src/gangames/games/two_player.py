@@ -20,8 +20,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gangames.games.losses import Loss
-from gangames.optim import Optimizer
+from gangames.errors import at_least, pick
+from gangames.games.entry import GameEntry
+from gangames.games.losses import LOSSES, Loss
+from gangames.games.penalties import DRAGAN_FORMS, PENALTIES, build_penalty
+from gangames.optim import Optimizer, OptimizerSettings
 
 Tensor = torch.Tensor
 
@@ -162,3 +165,45 @@ class TwoPlayerGame:
     def steps(self, rounds: list[dict]) -> list[dict[str, Tensor]]:
         """Several rounds in a row, one ``draw`` each: compiled, one call instead of several."""
         return [self.step(inputs) for inputs in rounds]
+
+
+# -- the registry entry ----------------------------------------------------------------------------
+GAN_ADAM = OptimizerSettings("adam", lr=1e-4, beta1=0.5, beta2=0.999)  # papers.md §4(c)
+
+
+@dataclass(frozen=True)
+class TwoPlayer(GameEntry):
+    """A game of this family: its loss, penalty, critic steps, clipping and optimiser defaults, each
+    a default of the [game] section (and of the players' optimiser fields) that a config overrides."""
+
+    description: str
+    loss: str
+    penalty: str = "none"
+    penalty_weight: float = 0.0
+    disc_steps: int = 1
+    clip: float = 0.0
+    defaults: OptimizerSettings = GAN_ADAM
+
+    def optimizer(self, cfg) -> OptimizerSettings:
+        return self.defaults
+
+    def resolve(self, cfg) -> None:
+        game = cfg.game
+        game.loss = game.loss or self.loss
+        pick("loss", game.loss, LOSSES)
+        game.penalty = game.penalty or self.penalty
+        pick("penalty", game.penalty, PENALTIES)
+        game.penalty_weight = self.penalty_weight if game.penalty_weight is None else game.penalty_weight
+        pick("dragan_form", game.dragan_form, DRAGAN_FORMS)
+        game.dragan_scale = DRAGAN_FORMS[game.dragan_form] if game.dragan_scale is None else game.dragan_scale
+        game.disc_steps = self.disc_steps if game.disc_steps is None else game.disc_steps
+        at_least(game.disc_steps, "game.disc_steps")
+        game.clip = self.clip if game.clip is None else game.clip
+
+    def build(self, cfg, players: Players, data) -> TwoPlayerGame:
+        g = cfg.game
+        return TwoPlayerGame(players, LOSSES[g.loss], build_penalty(g, data.kind == "images"), g.penalty_weight,
+                             g.disc_steps, g.clip)
+
+    def cost(self, cfg) -> float:
+        return cfg.game.disc_steps * (2 if cfg.game.penalty != "none" else 1) + 1

@@ -17,7 +17,7 @@ from gangames.data.images import ImageDataset, StackedDataset
 from gangames.data.synthetic import GaussianMixture, Line
 from gangames.errors import ConfigError
 from gangames.metrics.density import kde_log_density
-from gangames.metrics.divergence import js_divergence
+from gangames.metrics.divergence import js_divergence, trace_summary
 from gangames.metrics.extractors import default_extractor, get_extractor
 from gangames.metrics.images import (frechet_distance, inception_score, kernel_inception_distance, moments,
                                      precision_recall, stacked_modes)
@@ -267,3 +267,15 @@ def evaluate(samples, reference, data, names: list[str], settings: EvalConfig) -
     shared: dict = {}
     per_player = [evaluate_player(Context(s, reference, data, settings, shared), names) for s in samples]
     return combine_players(per_player)
+
+
+def divergence_traces(rows: list[dict], tolerance: float) -> dict:
+    """Summaries of every divergence logged during training (the ``eval`` rows of metrics.jsonl)."""
+    evals = [(r["step"], r["eval"]) for r in rows if "eval" in r]
+    out = {}
+    for key in DIVERGENCES:
+        points = [(s, e[key]) for s, e in evals if key in e]
+        if points:
+            steps, values = zip(*points)
+            out[key] = trace_summary(steps, values, tolerance)
+    return out

@@ -151,6 +151,8 @@ class Critic(nn.Module):
         return self.score_features(self.trunk(x))
 
 
+    critic_protocol = True  # features(x) and score_features(h)
+
     @property
     def linear_head(self) -> bool:
         return isinstance(self.head, StackedLinear) or (

@@ -1,34 +1,55 @@
-"""Read finished runs (or a sweep's study) into what a report shows. Knows nothing of training."""
+"""Read finished runs (or a sweep's study) into what a report shows. Knows nothing of training: it
+reads run folders (``RunDir``) and never rebuilds a run's data or game, so a report needs none of
+the plug-ins a run used."""
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from gangames import build
-from gangames.config import Config
 from gangames.errors import GanGamesError
-from gangames.io import read_jsonl
 from gangames.train.run_dir import RunDir
 
 
 @dataclass
 class Run:
     path: Path
-    cfg: Config
+    config: dict  # config.toml as written (resolved when the run started)
     label: str  # the game, as the report names it
     seed: int
     rows: list[dict]  # metrics.jsonl
     eval: dict | None  # eval.json
-    info: dict
+    info: dict  # run.json
+
+    @property
+    def folder(self) -> RunDir:
+        return RunDir(self.path)
 
     @property
     def players(self) -> int:
-        return build.player_count(self.cfg)
+        return int(self.info.get("players", 1))
+
+    @property
+    def data(self) -> str:
+        return self.config.get("data", {}).get("preset", "?")
+
+    @property
+    def steps(self) -> int:
+        return int(self.config.get("run", {}).get("steps", 0))
+
+    @property
+    def data_info(self) -> dict:
+        return self.info.get("data_info", {})
+
+    @property
+    def panels(self) -> list[dict]:
+        return self.info.get("panels", [])
+
+    def setting(self, section: str, key: str, default=None):
+        return self.config.get(section, {}).get(key, default)
 
     def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of a logged statistic (per-player lists are averaged)."""
@@ -52,48 +73,31 @@ class Run:
         return [dict(r["auction"], step=r["step"]) for r in self.rows if "auction" in r]
 
     def last_samples(self) -> tuple[int, np.ndarray] | None:
-        files = sorted((self.path / "samples").glob("step-*.npy"))
-        if not files:
-            return None
-        return int(files[-1].stem.split("-")[1]), np.load(files[-1])
+        return self.folder.last_samples()
 
     def last_grids(self) -> list[Path]:
-        pngs = sorted((self.path / "samples").glob("step-*.png"))
-        if not pngs:
-            return []
-        last = pngs[-1].name[:len("step-00000000")]
-        return [p for p in pngs if p.name.startswith(last)]
+        return self.folder.last_grids()
 
-
-def label_of(cfg: Config) -> str:
-    if cfg.game.name in ("auction", "independent"):
-        mode = "auction" if cfg.auction.enabled else "independent"
-        return f"{mode}({cfg.auction.player_game} x{cfg.auction.players})"
-    if cfg.game.name == "robust-w":
-        return f"robust-w(gamma={cfg.robust.gamma:g})"
-    return cfg.game.name
+    def reference(self) -> np.ndarray | None:
+        return self.folder.reference()
 
 
 def load_run(path: str | Path) -> Run:
-    run_dir = RunDir(path)
-    cfg = build.resolve(run_dir.load_config())
-    eval_file = run_dir.path / "eval.json"
-    evaluation = json.loads(eval_file.read_text()) if eval_file.exists() else None
-    return Run(run_dir.path, cfg, label_of(cfg), cfg.run.seed, read_jsonl(run_dir.metrics_file), evaluation,
-               run_dir.read_info())
+    folder = RunDir(path)
+    config, info = folder.read_config_dict(), folder.read_info()
+    label = info.get("label") or config.get("game", {}).get("name", "?")
+    return Run(folder.path, config, label, int(config.get("run", {}).get("seed", 0)), folder.metrics(),
+               folder.read_eval(), info)
 
 
 def find_runs(paths: list[str | Path]) -> list[Run]:
-    """Run folders given directly, or found below the given folders (those holding a config.toml)."""
+    """Run folders given directly, or found below the given folders."""
     runs = []
     for path in map(Path, paths):
         if not path.exists():
             raise GanGamesError(f"{path} does not exist")
-        if (path / "config.toml").exists():
-            runs.append(load_run(path))
-        else:
-            found = sorted(p.parent for p in path.rglob("config.toml") if (p.parent / "run.json").exists())
-            runs.extend(load_run(p) for p in found)
+        found = [path] if RunDir(path).is_run() else sorted(p for p in path.rglob("*") if p.is_dir() and RunDir(p).is_run())
+        runs.extend(load_run(p) for p in found)
     if not runs:
         raise GanGamesError(f"no gangames runs in {', '.join(map(str, paths))}")
     return runs
@@ -110,9 +114,8 @@ class Group:
 
 def group(runs: list[Run]) -> list[Group]:
     groups: dict[tuple[str, str], Group] = {}
-    for run in sorted(runs, key=lambda r: (r.cfg.data.preset, r.label, r.seed)):
-        key = (run.cfg.data.preset, run.label)
-        groups.setdefault(key, Group(run.label, run.cfg.data.preset)).runs.append(run)
+    for run in sorted(runs, key=lambda r: (r.data, r.label, r.seed)):
+        groups.setdefault((run.data, run.label), Group(run.label, run.data)).runs.append(run)
     return list(groups.values())
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gangames import __version__, build
+from gangames import __version__
 from gangames.io import write_text
 from gangames.report import plots
 from gangames.report.collect import Group, Run, group, metric_summary
@@ -60,7 +60,9 @@ def results_table(groups: list[Group]) -> str:
     keys = list(dict.fromkeys(k for s in summaries.values() for k in s))
     if not keys:
         return "<p class='note'>No evaluations yet (no eval.json in these runs).</p>"
-    head = "".join(f"<th>{html.escape(k)} {'↑' if summaries_direction(summaries, k) else '↓'}</th>" for k in keys)
+    labels = {k: v for g in groups for r in g.runs if r.eval for k, v in r.eval.get("definitions", {}).items()}
+    head = "".join(f"<th>{html.escape(labels.get(k, k))} {'↑' if summaries_direction(summaries, k) else '↓'}</th>"
+                   for k in keys)
     rows = []
     for g in groups:
         s = summaries[id(g)]
@@ -95,24 +97,19 @@ def summaries_direction(summaries: dict, key: str) -> bool:
     return True
 
 
-def _reference(data, n: int = 3000) -> np.ndarray:
-    return data.sample(n, torch.Generator().manual_seed(0)).numpy()
-
-
 def samples_section(groups: list[Group]) -> str:
     parts = []
     for g in groups:
-        run = g.runs[0]
-        data = build.build_data(run.cfg)
-        if hasattr(data, "shape"):
+        info = g.runs[0].data_info
+        if info.get("kind") == "images":
             figures = []
             for r in g.runs:
                 for path in r.last_grids():
                     figures.append(_img(path.read_bytes(), f"{g.label} samples",
                                         f"{g.label}, seed {r.seed}, {path.stem}"))
             parts.append(f"<h3>{html.escape(g.label)}</h3><div class='grids'>{''.join(figures)}</div>")
-        elif getattr(data, "dim", 0) == 2:
-            parts.append(_img(plots.samples_2d(g, data, _reference(data)), f"{g.label} samples"))
+        elif info.get("sample_shape") == [2]:
+            parts.append(_img(plots.samples_2d(g, info.get("mixture"), g.runs[0].reference()), f"{g.label} samples"))
     return "".join(parts)
 
 
@@ -132,12 +129,12 @@ def curves_section(groups: list[Group]) -> str:
 
 
 def trace_table(groups: list[Group]) -> str:
-    from gangames.train.evaluation import divergence_traces
+    from gangames.metrics.registry import divergence_traces
 
     rows = []
     for g in groups:
         for run in g.runs:
-            traces = divergence_traces(run.rows, run.cfg.eval.trace_tolerance)
+            traces = divergence_traces(run.rows, run.setting("eval", "trace_tolerance", 1e-4))
             for key, t in traces.items():
                 if t["points"] > 1:
                     rows.append(f"<tr><td>{html.escape(g.label)}</td><td>{run.seed}</td><td>{key}</td>"
@@ -151,25 +148,34 @@ def trace_table(groups: list[Group]) -> str:
             f"<th>min</th></tr>{''.join(rows)}</table>")
 
 
+def panels_section(groups: list[Group]) -> list[str]:
+    """The extra sections the games ask for (run.json's panels), each drawn once for the groups that ask."""
+    by_title: dict[str, tuple[dict, list[Group]]] = {}
+    for g in groups:
+        for panel in g.runs[0].panels:
+            by_title.setdefault(panel["title"], (panel, []))[1].append(g)
+    out = []
+    for title, (panel, asking) in by_title.items():
+        out.append(f"<h2>{html.escape(title)}</h2>")
+        if panel.get("note"):
+            out.append(f"<p class='note'>{html.escape(panel['note'])}</p>")
+        if panel["kind"] == "auctions":
+            out += [_img(plots.auction_history(g), f"{title} {g.label}") for g in asking]
+        elif panel["kind"] == "curves":
+            out.append(_img(plots.curves(asking, [("log", k) for k in panel["keys"]], title), title))
+    return out
+
+
 def build_page(runs: list[Run], title: str, sweep_tables: dict[str, list[dict]] | None = None) -> str:
     groups = group(runs)
     datasets = sorted({g.data for g in groups})
-    steps = sorted({r.cfg.run.steps for r in runs})
+    steps = sorted({r.steps for r in runs})
     header = (f"<h1>{html.escape(title)}</h1><p class='meta'>gangames {__version__} · "
               f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')} · data: {', '.join(datasets)} · "
               f"{len(groups)} games, {len(runs)} runs · steps: {', '.join(map(str, steps))}</p>")
     body = [header, "<h2>Results</h2>", results_table(groups), "<h2>Samples</h2>", samples_section(groups),
             "<h2>Training</h2>", curves_section(groups)]
-    auctions = [g for g in groups if g.runs[0].auctions()]
-    if auctions:
-        body.append("<h2>Auctions</h2>")
-        body += [_img(plots.auction_history(g), f"auctions {g.label}") for g in auctions]
-    robust = [g for g in groups if g.runs[0].cfg.game.name == "robust-w"]
-    if robust:
-        body.append("<h2>Robust game: transport</h2><p class='note'>Mean distance the defenders moved each real "
-                    "sample (‖x̃ − x‖, ≈ 1/(2γ) for a 1-Lipschitz critic).</p>")
-        body.append(_img(plots.curves(robust, [("log", "transport"), ("log", "ascent_gain")], "defenders"),
-                         "transport"))
+    body += panels_section(groups)
     for name, table in (sweep_tables or {}).items():
         body.append(f"<h2>Sweep {html.escape(name)}</h2><p class='note'>Every finished trial, not only the best: "
                     f"{len(table)} trials.</p>")

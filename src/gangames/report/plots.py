@@ -25,19 +25,20 @@ def png(fig) -> bytes:
     return buffer.getvalue()
 
 
-def _extent(data, samples: np.ndarray) -> tuple[float, float, float, float]:
-    if isinstance(data, GaussianMixture):
-        c = data.centres
-        pad = 0.6 * max(np.ptp(c[:, 0]), np.ptp(c[:, 1])) / 2 + 10 * data.sigma
+def _extent(mixture: dict | None, samples: np.ndarray) -> tuple[float, float, float, float]:
+    if mixture:
+        c, sigma = np.asarray(mixture["centres"]), mixture["sigma"]
+        pad = 0.6 * max(np.ptp(c[:, 0]), np.ptp(c[:, 1])) / 2 + 10 * sigma
         return c[:, 0].min() - pad, c[:, 0].max() + pad, c[:, 1].min() - pad, c[:, 1].max() + pad
     lo, hi = np.percentile(samples, [1, 99], axis=0)
     pad = 0.2 * (hi - lo).max()
     return lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad
 
 
-def samples_2d(group: Group, data, reference: np.ndarray, max_panels: int = 8) -> bytes:
-    """Generated samples (last snapshot) over the true density's contours: one panel per seed, or
-    per player of the first seeds for several players."""
+def samples_2d(group: Group, mixture: dict | None, reference: np.ndarray | None, max_panels: int = 8) -> bytes:
+    """Generated samples (last snapshot) over the true density's contours (a mixture's centres and
+    sigma, as run.json records them) or over real samples: one panel per seed, or per player of the
+    first seeds for several players."""
     panels = []
     for run in group.runs:
         last = run.last_samples()
@@ -54,13 +55,15 @@ def samples_2d(group: Group, data, reference: np.ndarray, max_panels: int = 8) -
     cols = min(4, len(panels))
     rows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 3.0 * rows), squeeze=False)
-    x0, x1, y0, y1 = _extent(data, np.vstack([p for _, p in panels] + [reference]))
+    shown = [p for _, p in panels] + ([reference] if reference is not None else [])
+    x0, x1, y0, y1 = _extent(mixture, np.vstack(shown))
+    density = GaussianMixture("", np.asarray(mixture["centres"]), mixture["sigma"]) if mixture else None
     for ax, (title, points) in zip(axes.flat, panels):
-        if isinstance(data, GaussianMixture):
+        if density is not None:
             gx, gy = np.meshgrid(np.linspace(x0, x1, 200), np.linspace(y0, y1, 200))
-            log_p = data.log_density(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(gx.shape)
+            log_p = density.log_density(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(gx.shape)
             ax.contour(gx, gy, log_p, levels=np.linspace(log_p.max() - 12, log_p.max(), 5), colors="#888", linewidths=0.6)
-        else:
+        elif reference is not None:
             ax.scatter(reference[:, 0], reference[:, 1], s=1, c="#bbb", alpha=0.5, rasterized=True)
         ax.scatter(points[:, 0], points[:, 1], s=1.5, c="#d1495b", alpha=0.6, rasterized=True)
         ax.set_xlim(x0, x1)

@@ -39,7 +39,7 @@ import numpy as np
 from gangames import build
 from gangames import config as config_io
 from gangames.errors import ConfigError, pick
-from gangames.games.registry import GAMES, N_PLAYER_GAMES
+from gangames.games.registry import GAMES
 
 AXIS_KINDS = ("loguniform", "uniform", "int", "choice")
 
@@ -137,7 +137,7 @@ def parse(data: dict) -> SweepSpec:
     if not games:
         raise ConfigError("[sweep] needs games = [...]")
     for game in games:
-        pick("game", game, {**GAMES, **N_PLAYER_GAMES})
+        pick("game", game, GAMES)
     spec = SweepSpec(
         name=str(sweep.get("name", "sweep")), games=list(games), seeds=[int(s) for s in sweep.get("seeds", [0])],
         base=data.get("base", {}), axes=[_axis(k, v) for k, v in data.get("space", {}).items()],

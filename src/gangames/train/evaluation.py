@@ -7,15 +7,16 @@ logged during training (a divergence trace) compare like with like from one step
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from gangames import build
 from gangames.config import Config
+from gangames.data.presets import to_data_space
 from gangames.errors import GanGamesError, MetricError
-from gangames.metrics.divergence import trace_summary
-from gangames.metrics.registry import DIVERGENCES, METRICS, check_metrics, evaluate, extractor_name
-
-EVAL_LATENT, EVAL_REAL = 3, 4
+from gangames.metrics.registry import METRICS, check_metrics, divergence_traces, evaluate, extractor_name, metric_label
+from gangames.seeds import EVAL_LATENT, EVAL_REAL, derive_seed
+from gangames.train.restore import load_run
+from gangames.train.run_dir import RunDir
 
 
 class Evaluator:
@@ -27,42 +28,30 @@ class Evaluator:
             raise MetricError(f"metric 'modes' counts modes among eval.mode_samples = {cfg.eval.mode_samples} samples, "
                               f"but {self.samples} are drawn: raise eval.samples (or --num) or lower eval.mode_samples")
         device = next(game.players.generator.parameters()).device
-        latent_rng = torch.Generator(device=device).manual_seed(build.derive_seed(cfg.eval.seed, EVAL_LATENT))
+        latent_rng = torch.Generator(device=device).manual_seed(derive_seed(cfg.eval.seed, EVAL_LATENT))
         self.latent = game.players.latent((game.players.count, self.samples), latent_rng)
-        real_rng = torch.Generator().manual_seed(build.derive_seed(cfg.eval.seed, EVAL_REAL))
+        real_rng = torch.Generator().manual_seed(derive_seed(cfg.eval.seed, EVAL_REAL))
         reference = data.sample(self.samples, real_rng)
-        # Vectors as float64 arrays; images stay float32 tensors (26k Stacked images are 245 MB).
-        self.images = reference.dim() > 2
-        self.reference = reference if self.images else reference.double().numpy()
+        # Vectors as float64 arrays in the data's units; images stay float32 tensors (26k Stacked
+        # images are 245 MB).
+        self.images = data.kind == "images"
+        self.reference = reference if self.images else self._vectors(reference)
+
+    def _vectors(self, samples: torch.Tensor) -> np.ndarray:
+        return np.asarray(to_data_space(self.data, samples.cpu().double().numpy()), dtype=np.float64)
 
     def generated(self, chunk: int = 1000):
         """Samples of every player from the fixed latents, (P, n, *shape), drawn in chunks."""
         parts = [self.game.sample(z).cpu() for z in self.latent.split(chunk, dim=1)]
         samples = torch.cat(parts, dim=1)
-        return samples if self.images else samples.double().numpy()
+        return samples if self.images else self._vectors(samples)
 
     def __call__(self) -> dict:
         return evaluate(self.generated(), self.reference, self.data, self.metrics, self.cfg.eval)
 
 
-def divergence_traces(rows: list[dict], tolerance: float) -> dict:
-    """Summaries of every divergence logged during training (``eval`` rows of metrics.jsonl)."""
-    evals = [(r["step"], r["eval"]) for r in rows if "eval" in r]
-    out = {}
-    for key in DIVERGENCES:
-        points = [(s, e[key]) for s, e in evals if key in e]
-        if points:
-            steps, values = zip(*points)
-            out[key] = trace_summary(steps, values, tolerance)
-    return out
-
-
 def evaluate_run(path, num: int | None = None, metrics: list[str] | None = None, step: int | None = None) -> dict:
     """Evaluate a run's newest (or named) checkpoint and write RUN/eval.json atomically."""
-    from gangames.io import write_json
-    from gangames.train.run_dir import RunDir
-    from gangames.train.trainer import load_run
-
     run = load_run(path, step)
     if num is not None and num < 2:
         raise GanGamesError(f"--num must be >= 2, got {num}")
@@ -77,13 +66,15 @@ def evaluate_run(path, num: int | None = None, metrics: list[str] | None = None,
         "reference": f"{evaluator.samples} fresh samples of {run.cfg.data.preset} drawn with eval.seed {run.cfg.eval.seed}",
         "metric_names": evaluator.metrics,
         "metrics": evaluator(),
+        "definitions": {key: metric_label(key, run.cfg.eval) for name in evaluator.metrics for key in METRICS[name].better},
         "settings": vars(run.cfg.eval),
     }
     if any(METRICS[name].applies in ("images", "stacked") for name in evaluator.metrics):
         result["extractor"] = extractor_name(run.cfg.eval, run.data)
         result["reference_split"] = getattr(run.data, "split", run.cfg.data.split)
-    traces = divergence_traces(RunDir(path).metrics(), run.cfg.eval.trace_tolerance)
+    run_dir = RunDir(path)
+    traces = divergence_traces(run_dir.metrics(), run.cfg.eval.trace_tolerance)
     if traces:
         result["trace"] = traces
-    write_json(RunDir(path).path / "eval.json", result)
+    run_dir.write_eval(result)
     return result

@@ -8,6 +8,7 @@ call) and ``compiled_steps``, ``ends_call`` (steps a call must end on), ``sample
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 import threading
@@ -20,18 +21,19 @@ import torch
 
 from gangames import build
 from gangames.config import Config
+from gangames.data.presets import data_info, to_data_space
 from gangames.errors import DivergedError, GanGamesError
-from gangames.io import image_grid, save_png
+from gangames.games.registry import GAMES
+from gangames.seeds import SNAPSHOT, STREAM, derive_seed
 from gangames.train import checkpoint
 from gangames.train.compiled import GuardedCompile, compile_function
 from gangames.train.evaluation import Evaluator
 from gangames.train.progress import Progress
 from gangames.train.run_dir import RunDir, now
 
-# Keys of the random streams derived from a run's seed (the players' are build.PLAYERS).
-STREAM, SNAPSHOT = 0, 2
 
 PLAYER_OF = {"d_loss": "discriminator", "g_loss": "generator", "penalty": "discriminator"}
+REFERENCE_SAMPLES = 3000
 
 
 @dataclass
@@ -73,8 +75,8 @@ class Trainer:
             raise GanGamesError("run.device is 'cuda' but no CUDA device is available; use run.device=cpu")
         self.data = build.build_data(self.cfg)
         self.game = build.build_game_for(self.cfg, self.data, self.device)
-        self.stream = torch.Generator(device=self.device).manual_seed(build.derive_seed(run.seed, STREAM))
-        snapshot_rng = torch.Generator(device=self.device).manual_seed(build.derive_seed(run.seed, SNAPSHOT))
+        self.stream = torch.Generator(device=self.device).manual_seed(derive_seed(run.seed, STREAM))
+        snapshot_rng = torch.Generator(device=self.device).manual_seed(derive_seed(run.seed, SNAPSHOT))
         self.snapshot_latent = self.game.players.latent((self.game.players.count, run.snapshot_size), snapshot_rng)
         self.evaluator = Evaluator(self.cfg, self.data, self.game) if self.cfg.eval.every else None
         self.step = 0
@@ -84,8 +86,14 @@ class Trainer:
         self._interrupted = False
         self._elapsed_before = 0.0
         if not _resuming:
-            self.run_dir.create(self.cfg, {"seed": run.seed, "game": self.cfg.game.name,
-                                           "data": self.cfg.data.preset, "command": sys.argv})
+            entry = GAMES[self.cfg.game.name]
+            self.run_dir.create(self.cfg, {
+                "seed": run.seed, "game": self.cfg.game.name, "data": self.cfg.data.preset, "command": sys.argv,
+                "label": entry.label(self.cfg), "players": self.game.players.count,
+                "panels": [dataclasses.asdict(panel) for panel in entry.panels], "data_info": data_info(self.data)})
+            if self.data.kind == "vectors":  # real samples for the report's plots
+                reference = self.data.sample(REFERENCE_SAMPLES, torch.Generator(device=self.device).manual_seed(0))
+                self.run_dir.save_reference(np.asarray(to_data_space(self.data, reference.cpu().numpy()), np.float32))
 
     # -- resume ----------------------------------------------------------------------------------
     @classmethod
@@ -251,13 +259,9 @@ class Trainer:
 
     @torch.no_grad()
     def snapshot(self) -> None:
-        """Samples from fixed latents: .npy always; for images also a PNG grid per player."""
-        samples = self.game.sample(self.snapshot_latent).cpu().numpy().astype(np.float32)
-        self.run_dir.save_samples(self.step, samples[0] if samples.shape[0] == 1 else samples)
-        if samples.ndim == 5:
-            for player, images in enumerate(samples):
-                suffix = "" if len(samples) == 1 else f"-player{player}"
-                save_png(self.run_dir.samples_dir / f"step-{self.step:08d}{suffix}.png", image_grid(images[:64]))
+        """Samples from fixed latents, in the data's units: .npy always; for images also a PNG grid per player."""
+        samples = to_data_space(self.data, self.game.sample(self.snapshot_latent).cpu().numpy())
+        self.run_dir.save_samples(self.step, np.asarray(samples, dtype=np.float32), images=self.data.kind == "images")
 
     def _finish_info(self, info: dict, status: str, start: float, first_step: int, compile_seconds: float) -> None:
         seconds = time.perf_counter() - start - compile_seconds
@@ -289,24 +293,3 @@ class Trainer:
     def interrupt(self) -> None:
         """Ask the loop to stop after the current step, as Ctrl-C does."""
         self._interrupted = True
-
-
-@dataclass
-class LoadedRun:
-    cfg: Config
-    data: object
-    game: object
-    step: int
-    path: Path
-
-
-def load_run(path: str | Path, step: int | None = None, device: str = "cpu") -> LoadedRun:
-    """A finished or stopped run's game, restored from its newest (or the named) checkpoint."""
-    run_dir = RunDir(path)
-    cfg = build.resolve(run_dir.load_config())
-    state = checkpoint.load_latest(run_dir.checkpoints_dir, at_step=step)
-    data = build.build_data(cfg)
-    game = build.build_game_for(cfg, data, device)
-    for name, module in game.modules().items():
-        module.load_state_dict(state["modules"][name])
-    return LoadedRun(cfg, data, game, int(state["step"]), run_dir.path)
