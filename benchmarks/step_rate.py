@@ -10,7 +10,8 @@ load hits both sides alike. Compilation time is excluded from every rate and pri
     python benchmarks/step_rate.py --device cuda         # the same on a GPU, when there is one
 
 Sections: machine (matrix-multiply rate), games (two-player games vs the reference), auction
-(N players vs N pairs in a loop, and vs one pair), images (DCGAN images/s), memory (peak RSS),
+(N players vs N pairs in a loop, and vs one pair), images (DCGAN images/s), user-modules (the same
+players as a user's nn.Modules under torch.func vmap vs the built-in stacked ones), memory (peak RSS),
 profile (not run by default: where a compiled step's time goes, and the ratio to the reference that
 its matrix products alone allow), overhead (not run by default: the cost of a compiled call and of its
 kernel launches, with players too small to compute anything), compile (not run by default: compile
@@ -39,9 +40,11 @@ from gangames import build
 from gangames.config import Config, apply_overrides
 from gangames.games.registry import GAMES
 from gangames.reference import ReferenceGame, plain_copy
-from gangames.train.trainer import Trainer
+from gangames.training.trainer import Trainer
 
-TWO_PLAYER = [g for g in GAMES if g != "robust-w"] + ["robust-w"]
+# The one-pair games, those of the two-player family first (games with their own section after).
+TWO_PLAYER = sorted((g for g, entry in GAMES.items() if not entry.pairs_of_players),
+                    key=lambda g: GAMES[g].section is not None)
 
 
 def resolved(game: str, batch: int, device: str = "cpu", extra: list[str] | None = None) -> Config:
@@ -206,9 +209,7 @@ def limit(args, flops: float):
 def timed_game(game: str, args) -> tuple[Config, int]:
     """A two-player game's config (robust-w's defenders timed from the first step, no warm-up) and
     the number of steps the reference takes about ``args.seconds`` for."""
-    cfg = resolved(game, args.batch, args.device)
-    if game == "robust-w":
-        cfg = apply_overrides(cfg, ["robust.warmup=0"])
+    cfg = resolved(game, args.batch, args.device, ["robust.warmup=0"])  # (ignored by the games without defenders)
     return cfg, max(20, int(reference_rate(cfg, 5) * args.seconds))
 
 
@@ -228,15 +229,16 @@ def games_section(args, workdir: Path) -> None:
             "eager": lambda: eager.rate(steps),
             "compiled": lambda: compiled.rate(steps),
         }, args.repeats)
-        note = " *" if game == "robust-w" else ""
+        note = " *" if GAMES[game].section is not None else ""
         print(f"{game:<10} {rounds['reference']:>10.0f} {rounds['eager']:>7.0f} {rounds.ratio('eager', 'reference'):>6.2f} "
               f"{rounds['compiled']:>9.0f} {rounds.ratio('compiled', 'reference'):>6.2f} "
               f"{rounds.spread('compiled', 'reference'):>10} {rounds.best_ratio('compiled', 'reference'):>10.2f} "
               f"{compiled.compile_seconds:>10.1f} {eager_flops / 1e6:>12.1f} "
               f"{flops / 1e6:>9.1f} "
               f"{100 * rounds.ratio('compiled', 'limit'):>9.0f}%{note}", flush=True)
-    if "robust-w" in args.games:
-        print("* robust-w: the reference column is WGAN-GP's plain loop (the reference has no defenders)")
+    if any(GAMES[g].section is not None for g in args.games.split(",")):
+        print("* a game with its own players (robust-w's defenders): the reference column is the plain loop of its "
+              "two-player base game (WGAN-GP's, with no defenders)")
 
 
 def auction_section(args, workdir: Path) -> None:
@@ -278,6 +280,57 @@ def images_section(args, workdir: Path) -> None:
               f"{compiled.compile_seconds:>10.1f}", flush=True)
 
 
+# -- users' modules ---------------------------------------------------------------------------------
+def user_generator() -> torch.nn.Module:
+    """The built-in MLP generator's architecture as a plain module: 2 -> 3 x 128 ReLU -> 2."""
+    nn = torch.nn
+    return nn.Sequential(nn.Linear(2, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(),
+                         nn.Linear(128, 2))
+
+
+class UserCritic(torch.nn.Module):
+    """The built-in MLP critic's architecture: trunk 2 -> 2 x 128, head 128 -> 128 -> 1, LeakyReLU 0.2."""
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.trunk = nn.Sequential(nn.Linear(2, 128), nn.LeakyReLU(0.2), nn.Linear(128, 128), nn.LeakyReLU(0.2))
+        self.head = nn.Sequential(nn.Linear(128, 128), nn.LeakyReLU(0.2), nn.Linear(128, 1))
+
+    def features(self, x):
+        return self.trunk(x)
+
+    def score_features(self, h):
+        return self.head(h)
+
+    def forward(self, x):
+        return self.head(self.trunk(x))
+
+
+def user_modules_section(args, workdir: Path) -> None:
+    """The same players as a user's modules (torch.func vmap over stacked copies) and as the
+    built-in stacked MLPs: P = 1 (ns) and P = 8 (eight independent ns pairs), eager and compiled."""
+    from gangames.plugins import reference
+
+    nets = [f"generator.net={reference(user_generator)}", f"discriminator.net={reference(UserCritic)}"]
+    print(f"
+users' modules vs the built-in stacked players, ns on ring8, batch {args.batch} (steps/s of all P "
+          "pairs; time ratio = user / built-in, target <= 1.3)")
+    print(f"{'P':>3} {'mode':<9} {'built-in':>9} {'user':>9} {'time ratio':>11} {'range':>10} {'compile s (user)':>17}")
+    for players in (1, 8):
+        base = ["auction.player_game=ns", f"auction.players={players}"] if players > 1 else []
+        game = "independent" if players > 1 else "ns"
+        builtin = resolved(game, args.batch, args.device, base)
+        user = resolved(game, args.batch, args.device, base + nets)
+        for compile_ in (False, True):
+            a, b = TimedTrainer(builtin, compile_, workdir), TimedTrainer(user, compile_, workdir)
+            steps = max(20, int(a.rate(10) * args.seconds))
+            rounds = Rounds({"builtin": lambda: a.rate(steps), "user": lambda: b.rate(steps)}, args.repeats)
+            print(f"{players:>3} {'compiled' if compile_ else 'eager':<9} {rounds['builtin']:>9.0f} {rounds['user']:>9.0f} "
+                  f"{rounds.ratio('builtin', 'user'):>11.2f} {rounds.spread('builtin', 'user'):>10} "
+                  f"{b.compile_seconds if compile_ else 0:>17.1f}", flush=True)
+
+
 # Matrix products and convolutions as the profiler names them: torch's operators, and the C++ shims
 # a compiled graph calls them through (inductor's cpp_wrapper).
 MATMULS = ("aten::bmm", "aten::mm", "aten::baddbmm", "aten::addmm", "aten::convolution",
@@ -311,7 +364,7 @@ def step_split(cfg: Config, steps: int = 60) -> dict[str, float]:
     import torch._inductor.config as inductor_config
     from torch.profiler import ProfilerActivity, profile
 
-    from gangames.train.compiled import compile_function
+    from gangames.training.compiled import compile_function
 
     data = build.build_data(cfg)
     game = build.build_game_for(cfg, data, cfg.run.device)
@@ -360,7 +413,7 @@ def overhead_section(args) -> None:
     """What entering compiled code and launching its kernels cost per step: an NS step of width-8
     players on a batch of 4, where the arithmetic is next to nothing, compiled with one or
     ``run.steps_per_call`` steps per call and its kernels launched from Python or from C++."""
-    from gangames.train.compiled import compile_function
+    from gangames.training.compiled import compile_function
 
     cfg = resolved("ns", 4, args.device, ["generator.hidden=[8, 8, 8]", "discriminator.hidden=[8, 8]"])
     data = build.build_data(cfg)
@@ -391,7 +444,7 @@ def overhead_section(args) -> None:
 
 def _compile_seconds(cache: str, device: str, overrides: list[str], queue) -> None:
     os.environ["GANGAMES_CACHE"] = cache
-    from gangames.train.compiled import compile_function
+    from gangames.training.compiled import compile_function
 
     cfg = resolved("ns", 256, device, overrides)
     data = build.build_data(cfg)
@@ -448,7 +501,7 @@ def memory_section(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sections", default="machine,games,auction,images,memory")
+    parser.add_argument("--sections", default="machine,games,auction,images,user-modules,memory")
     parser.add_argument("--games", default=",".join(TWO_PLAYER))
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--seconds", type=float, default=1.0, help="approximate length of one measurement")
@@ -472,6 +525,8 @@ def main() -> None:
             auction_section(args, Path(tmp))
         if "images" in sections:
             images_section(args, Path(tmp))
+        if "user-modules" in sections:
+            user_modules_section(args, Path(tmp))
         if "profile" in sections:
             profile_section(args)
         if "overhead" in sections:

@@ -10,9 +10,9 @@ from gangames import build
 from gangames.games.auction import AuctionGame, auction_scores, bid_matrix
 from gangames.metrics.mixture import mode_coverage
 from gangames.reference import plain_copy
-from gangames.train import checkpoint
-from gangames.train.restore import load_run
-from gangames.train.trainer import Trainer
+from gangames.training import checkpoint
+from gangames.training.restore import load_run
+from gangames.training.trainer import Trainer
 from helpers import metric_rows
 
 

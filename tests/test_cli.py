@@ -100,7 +100,7 @@ def test_evaluate_writes_eval_json_that_an_independent_computation_reproduces(tm
     from scipy.stats import multivariate_normal
 
     from gangames import build, config as config_io
-    from gangames.train import checkpoint
+    from gangames.training import checkpoint
 
     out = tmp_path / "run"
     result = invoke("train", "--steps", 40, "--out", out, "--eval-every", 20, *SMALL, "--set", "eval.samples=300",

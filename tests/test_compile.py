@@ -8,7 +8,7 @@ import torch
 from gangames import build
 from gangames.config import Config, apply_overrides
 from gangames.errors import ConfigError
-from gangames.train.compiled import GuardedCompile, compile_function, use_cache_dir
+from gangames.training.compiled import GuardedCompile, compile_function, use_cache_dir
 
 
 def params(game):

@@ -9,7 +9,8 @@ from scipy import integrate
 from scipy.stats import multivariate_normal
 
 from gangames import build
-from gangames.config import Config
+from gangames.config import Config, apply_overrides
+from gangames.errors import ConfigError, DataError
 from gangames.data.presets import PRESETS
 from gangames.data.synthetic import GaussianMixture, Line, SwissRoll
 
@@ -101,3 +102,67 @@ def test_every_synthetic_preset_builds_and_samples_float32():
         data = preset(name)
         x = data.sample(10, torch.Generator().manual_seed(0))
         assert x.dtype == torch.float32 and x.shape == (10, data.dim)
+
+
+# -- users' vectors -------------------------------------------------------------------------------
+def write_csv(path, rows, header="a,b,c"):
+    path.write_text((header + "\n" if header else "") + "\n".join(",".join(f"{v:.6f}" for v in row) for row in rows) + "\n")
+
+
+def test_a_user_csv_of_vectors_trains_and_evaluates_in_its_own_units(tmp_path):
+    """data.standardize: the players learn standardised data; samples, snapshots and metrics are in
+    the file's units (an untrained generator's samples sit at the data's mean, not at 0)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from gangames.cli import app
+
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(400, 3)) * [1.0, 5.0, 0.1] + [0.0, 10.0, -2.0]
+    write_csv(tmp_path / "points.csv", points)
+    run = tmp_path / "run"
+    cli = CliRunner()
+    result = cli.invoke(app, ["train", "--data", str(tmp_path / "points.csv"), "--steps", "20", "--out", str(run),
+                              "--no-progress", "--set", "data.standardize=true", "--set", "generator.hidden=[16]",
+                              "--set", "discriminator.hidden=[16]", "--set", "data.batch_size=32"])
+    assert result.exit_code == 0, result.output
+    info = json.loads((run / "run.json").read_text())["data_info"]
+    assert info["kind"] == "vectors" and info["sample_shape"] == [3]
+    assert np.allclose(info["standardized"]["shift"], points.mean(0)) and np.allclose(info["standardized"]["scale"], points.std(0))
+    result = cli.invoke(app, ["evaluate", str(run), "--num", "300", "--json"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.output)["metrics"]
+    assert set(metrics) == {"w1", "w2", "sliced_w2", "kde_log_likelihood"}
+    assert cli.invoke(app, ["sample", str(run), "--num", "500", "--output", str(tmp_path / "s.npy")]).exit_code == 0
+    samples = np.load(tmp_path / "s.npy")
+    assert samples.shape == (500, 3)
+    assert abs(samples[:, 1].mean() - 10.0) < 3.0 and abs(samples[:, 2].mean() + 2.0) < 0.5  # in the file's units
+    assert np.load(run / "reference.npy")[:, 1].mean() == pytest.approx(10.0, abs=1.0)
+    result = cli.invoke(app, ["evaluate", str(run), "--metrics", "modes"])
+    assert result.exit_code == 2 and "metric 'modes' needs a Gaussian mixture with known modes" in result.output
+
+
+@pytest.mark.parametrize("content, message", [
+    ("a,b\n1,2\n3\n", "row 2 has 1 columns, the first has 2"),
+    ("a,b\n1,2\n3,x\n", "row 2, column 2 is not a number"),
+    ("a,b\n", "holds no rows of numbers"),
+    ("1,2\n3,nan\n", "row 2, column 2 is not a number"),
+])
+def test_malformed_csv_files_are_one_line_errors(tmp_path, content, message):
+    from gangames.data.vectors import read_csv
+
+    (tmp_path / "bad.csv").write_text(content)
+    with pytest.raises(DataError, match=message):
+        read_csv(tmp_path / "bad.csv")
+
+
+def test_vectors_from_an_npy_file_and_standardize_only_for_vectors(tmp_path):
+    rng = np.random.default_rng(1)
+    np.save(tmp_path / "v.npy", rng.normal(size=(50, 4)))
+    cfg = build.resolve(apply_overrides(Config(), ["data.preset=array", f"data.path={tmp_path / 'v.npy'}"]))
+    assert cfg.generator.net == "mlp" and cfg.discriminator.net == "mlp"  # vectors: the MLP players
+    data = build.build_data(cfg)
+    assert data.kind == "vectors" and data.dim == 4 and data.sample(7, torch.Generator()).shape == (7, 4)
+    with pytest.raises(ConfigError, match="data.standardize applies to the vectors of your files"):
+        build.resolve(apply_overrides(Config(), ["data.standardize=true"]))

@@ -135,7 +135,7 @@ def test_dcgan_players_stack_like_separate_players(preset):
 
 
 def test_image_games_train_and_write_sample_grids(tmp_path):
-    from gangames.train.trainer import Trainer
+    from gangames.training.trainer import Trainer
 
     for name, extra in (("ns", []), ("robust-w", ["robust.mode=feature", "robust.warmup=0"]),
                         ("auction", ["auction.players=2", "auction.period=2", "auction.lot_size=8"])):
@@ -147,7 +147,7 @@ def test_image_games_train_and_write_sample_grids(tmp_path):
         pngs = sorted(p.name for p in (tmp_path / name / "samples").glob("*.png"))
         assert pngs == (["step-00000004-player0.png", "step-00000004-player1.png"] if name == "auction"
                         else ["step-00000004.png"])
-    from gangames.train.evaluation import evaluate_run
+    from gangames.training.evaluation import evaluate_run
 
     result = evaluate_run(tmp_path / "ns", num=200, metrics=["fid", "kid"])
     assert (result["extractor"], result["reference_split"], result["samples"]) == ("digits-cnn", "train", 200)

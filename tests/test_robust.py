@@ -9,7 +9,7 @@ from gangames import build
 from gangames.errors import ConfigError
 from gangames.games.robust import RobustGame, ascend, transport_cost
 from gangames.reference import ReferenceRobustGame, plain_copy
-from gangames.train.trainer import Trainer
+from gangames.training.trainer import Trainer
 from helpers import SGD, double, in_float64_with_sgd
 
 

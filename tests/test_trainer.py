@@ -14,9 +14,9 @@ from gangames import config as C
 from gangames.data.synthetic import ring
 from gangames.errors import CheckpointError, DivergedError
 from gangames.metrics.mixture import mode_coverage
-from gangames.train import checkpoint, trainer as trainer_module
-from gangames.train.compiled import GuardedCompile
-from gangames.train.trainer import Trainer
+from gangames.training import checkpoint, trainer as trainer_module
+from gangames.training.compiled import GuardedCompile
+from gangames.training.trainer import Trainer
 from helpers import metric_rows
 
 SMALL = ["generator.hidden=[16, 16]", "discriminator.hidden=[16, 16]", "data.batch_size=32", "run.progress=false"]

@@ -35,7 +35,6 @@ from gangames.errors import ConfigError, DataError
 from gangames.plugins import reference
 
 Factory = Callable[[], torch.nn.Module]
-DATA_FILE = "data.npz"
 SUFFIXES = {".npy": "array", ".npz": "array", ".csv": "csv", ".gz": "idx", ".idx": "idx"}
 
 
@@ -93,6 +92,7 @@ def _materialise(data) -> tuple[np.ndarray, np.ndarray | None]:
 def _write_data(data, folder: Path) -> Path:
     """In-memory data as OUT/data.npz (once: the same data again reuses the file, other data is refused)."""
     from gangames.io import atomic_open
+    from gangames.training.run_dir import DATA_FILE
 
     samples, labels = _materialise(data)
     if samples.ndim < 2 or len(samples) < 2:
@@ -146,7 +146,7 @@ class Run:
 
     @property
     def folder(self):
-        from gangames.train.run_dir import RunDir
+        from gangames.training.run_dir import RunDir
 
         return RunDir(self.path)
 
@@ -174,7 +174,7 @@ class Run:
         """Generator samples in the data's units from the newest (or named) checkpoint:
         (players, num, *shape), or (num, *shape) for one pair."""
         from gangames.data.presets import to_data_space
-        from gangames.train.restore import load_run
+        from gangames.training.restore import load_run
 
         if num < 1:
             raise ConfigError(f"num must be >= 1, got {num}")
@@ -192,7 +192,7 @@ def load(path: str | Path, generator: Factory | None = None, discriminator: Fact
     """An existing run folder. Give back the factories of a run whose networks came from functions
     that cannot be imported by name (a lambda, a function defined inside another)."""
     from gangames.plugins import _LOCAL
-    from gangames.train.run_dir import RunDir
+    from gangames.training.run_dir import RunDir
 
     folder = RunDir(path)
     if not folder.is_run():
@@ -214,8 +214,8 @@ def train(game: str | None = None, data=None, *, generator: Factory | str | None
           out: str | Path | None = None, config: Config | dict | str | Path | None = None, overwrite: bool = False,
           progress: bool | None = None, compile: bool | None = None, device: str | None = None) -> Run:
     """Train one run into ``out`` (a new folder) and return it (see the module doc)."""
-    from gangames.train.run_dir import RunDir
-    from gangames.train.trainer import Trainer
+    from gangames.training.run_dir import RunDir
+    from gangames.training.trainer import Trainer
 
     base = make_config(config)
     out = Path(out) if out is not None else _default_out(game or base.game.name)
@@ -233,7 +233,7 @@ def train(game: str | None = None, data=None, *, generator: Factory | str | None
 
 def resume(path: str | Path, steps: int | None = None, **runtime) -> Run:
     """Continue a run from its newest good checkpoint; ``runtime``: ``progress``, ``compile``, ``device``."""
-    from gangames.train.trainer import Trainer
+    from gangames.training.trainer import Trainer
 
     trainer = Trainer.resume(path, steps=steps, runtime={f"run.{k}": v for k, v in runtime.items() if v is not None})
     result = trainer.run()
@@ -243,7 +243,7 @@ def resume(path: str | Path, steps: int | None = None, **runtime) -> Run:
 def evaluate(run: Run | str | Path, num: int | None = None, metrics: list[str] | None = None,
              step: int | None = None) -> dict:
     """Evaluate a run's newest (or named) checkpoint against fresh real samples; writes RUN/eval.json."""
-    from gangames.train.evaluation import evaluate_run
+    from gangames.training.evaluation import evaluate_run
 
     return evaluate_run(run.path if isinstance(run, Run) else run, num=num, metrics=metrics, step=step)
 
@@ -306,7 +306,8 @@ def compare(games: list[str] | str, data=None, *, seeds: int = 2, steps: int | N
     names = [g.strip() for g in games.split(",")] if isinstance(games, str) else list(games)
     tasks = plan_comparison(names, data, seeds=seeds, steps=steps, out=out, config=config, generator=generator,
                             discriminator=discriminator, compile=compile, workers=workers)
-    outcomes = run_many(tasks, workers, on_done=on_done)
+    outcomes = {o.name: o for o in run_many(tasks, workers, on_done=on_done)}  # (run costliest first)
+    outcomes = [outcomes[f"{name}/seed{seed}"] for name in names for seed in range(seeds)]
     runs = [Run(o.out, o.status, o.seconds) for o in outcomes]
     written = [o.out for o in outcomes if Run(o.out).folder.is_run()]
     page = report(written, Path(out) / "report.html", title or f"{', '.join(names)}")

@@ -139,6 +139,7 @@ def used_plugins(cfg: Config) -> list[str]:
     used = [("game", cfg.game.name), *[("game", name) for name in entry.games_used(cfg)], ("loss", cfg.game.loss),
             ("penalty", cfg.game.penalty), ("data", cfg.data.preset)]
     used += [("net", getattr(cfg, role).net) for role in ROLES]
+    used += [("section", name) for name in cfg.sections]  # every config file holds every section
     modules = origins(used) + [module_of_reference(getattr(cfg, role).net) for role in ROLES]
     return [m for m in modules if m]
 

@@ -73,8 +73,8 @@ def train(
     overwrite: Annotated[bool, typer.Option(help="Delete an existing run in --out first.")] = False,
 ):
     """Train a generator against a discriminator as one game."""
-    from gangames.train.run_dir import RunDir
-    from gangames.train.trainer import Trainer
+    from gangames.training.run_dir import RunDir
+    from gangames.training.trainer import Trainer
 
     runtime = {"run.compile": compile_, "run.device": device, "run.progress": progress, "eval.every": eval_every}
     if resume is not None:
@@ -395,7 +395,7 @@ def report(
     """Write one self-contained HTML report from existing runs or sweeps."""
     from gangames.api import report as write_report
     from gangames.sweep.results import load_study, rows
-    from gangames.train.run_dir import RunDir
+    from gangames.training.run_dir import RunDir
 
     run_paths, sweep_tables = [], {}
     for source in sources:

@@ -47,9 +47,9 @@ def cores() -> int:
 def run_task(task: Task, threads: int) -> Outcome:
     """Train (or resume, or skip) one run and evaluate its last checkpoint. Never raises."""
     from gangames.errors import DivergedError
-    from gangames.train.evaluation import evaluate_run
-    from gangames.train.run_dir import RunDir
-    from gangames.train.trainer import Trainer
+    from gangames.training.evaluation import evaluate_run
+    from gangames.training.run_dir import RunDir
+    from gangames.training.trainer import Trainer
 
     torch.set_num_threads(threads)
     out = Path(task.out)
@@ -95,8 +95,13 @@ def check_same_run(existing: Config, requested: Config, out: Path) -> None:
 
 
 def payload(task: Task, threads: int) -> tuple:
-    """A task as plain data, to cross a process (or machine) boundary."""
-    return (task.name, config_io.to_dict(task.cfg), str(task.out), task.metrics, task.eval_samples, threads)
+    """A task as plain data, to cross a process (or machine) boundary. Its config names the modules
+    that registered what it uses (run.plugins): the other process imports them before reading it."""
+    from gangames import build
+
+    data = config_io.to_dict(task.cfg)
+    data["run"]["plugins"] = build.resolve(task.cfg).run.plugins
+    return (task.name, data, str(task.out), task.metrics, task.eval_samples, threads)
 
 
 def run_payload(data: tuple) -> Outcome:

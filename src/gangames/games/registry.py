@@ -33,6 +33,7 @@ def register_game(name: str, entry: GameEntry, replace: bool = False) -> GameEnt
         if entry.section in ("run", "data", "game", "generator", "discriminator", "eval"):
             raise ConfigError(f"[{entry.section}] is a core config section; give the game's settings another name")
         SECTIONS[entry.section] = entry.settings
+        remember_origin("section", entry.section)
     GAMES[name] = entry
     remember_origin("game", name)
     return entry

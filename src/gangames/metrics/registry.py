@@ -94,7 +94,7 @@ def _features(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
 
 def reference_features(ctx: Context, extractor) -> np.ndarray:
     from gangames.io import save_npy
-    from gangames.train.compiled import cache_dir
+    from gangames.training.compiled import cache_dir
 
     key = f"{ctx.data.name}-{getattr(ctx.data, 'split', 'train')}-{len(getattr(ctx.data, 'images', []))}-" \
           f"{extractor.name.replace('/', '_').replace(':', '_')}-{len(ctx.reference)}-{ctx.settings.seed}"

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from gangames.errors import GanGamesError
-from gangames.train.run_dir import RunDir
+from gangames.training.run_dir import RunDir
 
 
 @dataclass

@@ -20,7 +20,7 @@ import numpy as np
 from gangames.config import Config, apply_overrides
 from gangames.reproduce.stats import fmt, mean_std, paired_wilcoxon
 from gangames.runner import Outcome, Task
-from gangames.train.run_dir import RunDir
+from gangames.training.run_dir import RunDir
 
 PAPER = {  # papers.md §4(f): mean log-likelihood and worst model, auction vs classical
     "ns": {"auction": (-3.235, -4.995), "classical": (-3.530, -6.414)},

@@ -40,6 +40,7 @@ from gangames import build
 from gangames import config as config_io
 from gangames.errors import ConfigError, pick
 from gangames.games.registry import GAMES
+from gangames.plugins import load_plugins
 
 AXIS_KINDS = ("loguniform", "uniform", "int", "choice")
 
@@ -136,6 +137,7 @@ def parse(data: dict) -> SweepSpec:
     games = sweep.get("games", [])
     if not games:
         raise ConfigError("[sweep] needs games = [...]")
+    load_plugins(data.get("base", {}).get("run", {}).get("plugins", []))  # games registered by the user's modules
     for game in games:
         pick("game", game, GAMES)
     spec = SweepSpec(

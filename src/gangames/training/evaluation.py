@@ -15,8 +15,8 @@ from gangames.data.presets import to_data_space
 from gangames.errors import GanGamesError, MetricError
 from gangames.metrics.registry import METRICS, check_metrics, divergence_traces, evaluate, extractor_name, metric_label
 from gangames.seeds import EVAL_LATENT, EVAL_REAL, derive_seed
-from gangames.train.restore import load_run
-from gangames.train.run_dir import RunDir
+from gangames.training.restore import load_run
+from gangames.training.run_dir import RunDir
 
 
 class Evaluator:

@@ -25,11 +25,11 @@ from gangames.data.presets import data_info, to_data_space
 from gangames.errors import DivergedError, GanGamesError
 from gangames.games.registry import GAMES
 from gangames.seeds import SNAPSHOT, STREAM, derive_seed
-from gangames.train import checkpoint
-from gangames.train.compiled import GuardedCompile, compile_function
-from gangames.train.evaluation import Evaluator
-from gangames.train.progress import Progress
-from gangames.train.run_dir import RunDir, now
+from gangames.training import checkpoint
+from gangames.training.compiled import GuardedCompile, compile_function
+from gangames.training.evaluation import Evaluator
+from gangames.training.progress import Progress
+from gangames.training.run_dir import RunDir, now
 
 
 PLAYER_OF = {"d_loss": "discriminator", "g_loss": "generator", "penalty": "discriminator"}

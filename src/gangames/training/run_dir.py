@@ -5,6 +5,7 @@
                            draw the run without rebuilding it (label, players, data, panels, updates)
     RUN/metrics.jsonl      one row every run.log_every steps (and evaluations, auctions)
     RUN/eval.json          the last ``gangames evaluate``
+    RUN/data.npz           data given from Python in memory (gangames.train(data=array)), and its fingerprint
     RUN/reference.npy      real samples (vector data), drawn at the start, for the report's plots
     RUN/samples/           generator samples from a fixed latent batch, step-XXXXXXXX.npy (and .png)
     RUN/checkpoints/       step-XXXXXXXX.pt, the newest run.keep_checkpoints
@@ -27,6 +28,7 @@ from gangames.config import Config
 from gangames.errors import ConfigError, GanGamesError
 from gangames.io import append_jsonl, image_grid, read_jsonl, save_npy, save_png, write_json, write_text
 
+DATA_FILE = "data.npz"  # in a run folder, or in a comparison's folder for all its runs
 PACKAGES = ("gangames", "torch", "numpy", "scipy", "pot", "optuna", "dask", "distributed", "matplotlib")
 
 

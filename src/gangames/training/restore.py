@@ -8,8 +8,8 @@ from pathlib import Path
 
 from gangames import build
 from gangames.config import Config
-from gangames.train import checkpoint
-from gangames.train.run_dir import RunDir
+from gangames.training import checkpoint
+from gangames.training.run_dir import RunDir
 
 
 @dataclass
