@@ -313,8 +313,7 @@ def user_modules_section(args, workdir: Path) -> None:
     from gangames.plugins import reference
 
     nets = [f"generator.net={reference(user_generator)}", f"discriminator.net={reference(UserCritic)}"]
-    print(f"
-users' modules vs the built-in stacked players, ns on ring8, batch {args.batch} (steps/s of all P "
+    print(f"\nusers' modules vs the built-in stacked players, ns on ring8, batch {args.batch} (steps/s of all P "
           "pairs; time ratio = user / built-in, target <= 1.3)")
     print(f"{'P':>3} {'mode':<9} {'built-in':>9} {'user':>9} {'time ratio':>11} {'range':>10} {'compile s (user)':>17}")
     for players in (1, 8):

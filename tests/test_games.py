@@ -32,7 +32,8 @@ def test_game_step_equals_the_plain_reference_step(name, small_cfg):
         inputs = double(game.draw(data, cfg.data.batch_size, rng))
         logs = game.step(inputs)
         noise = {k: v[:, 0] for k, v in inputs["noise"].items()}
-        d_loss, g_loss = ref.step(inputs["real"][:, 0], inputs["z_disc"][:, 0], inputs["z_gen"][0], noise)
+        real_gen = inputs["real_gen"][0] if "real_gen" in inputs else None
+        d_loss, g_loss = ref.step(inputs["real"][:, 0], inputs["z_disc"][:, 0], inputs["z_gen"][0], noise, real_gen)
         assert logs["d_loss"][0].item() == pytest.approx(d_loss.item(), rel=1e-10, abs=1e-12)
         assert logs["g_loss"][0].item() == pytest.approx(g_loss.item(), rel=1e-10, abs=1e-12)
     for ours, theirs in ((players.generator, ref.G), (players.discriminator, ref.D)):

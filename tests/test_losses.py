@@ -50,7 +50,7 @@ def test_every_named_loss_has_both_objectives_and_a_score():
     for name, loss in L.LOSSES.items():
         assert loss.score in ("probability", "critic"), name
         assert loss.discriminator(REAL, FAKE).shape == ()
-        assert loss.generator(FAKE).shape == ()
+        assert (loss.generator(FAKE, REAL) if loss.relativistic else loss.generator(FAKE)).shape == ()
     assert L.LOSSES["ns"].generator is L.non_saturating_generator_loss
     assert L.LOSSES["minimax"].generator is L.minimax_generator_loss
 
@@ -68,3 +68,17 @@ def test_minimax_generator_saturates_where_the_discriminator_rejects_fakes():
     (a,) = torch.autograd.grad(L.minimax_generator_loss(zero), zero)
     (b,) = torch.autograd.grad(L.non_saturating_generator_loss(zero), zero)
     assert torch.allclose(a * 4, torch.full((4,), -0.5)) and torch.allclose(b * 4, torch.full((4,), -0.5))
+
+
+def test_relativistic_pairing_loss_by_hand():
+    """real logits [1, -2], fake [0.5, 3]: pairs (1, 0.5) and (-2, 3).
+    D: mean softplus(fake - real) = (softplus(-0.5) + softplus(5)) / 2 = (0.474077 + 5.006715) / 2
+    G: mean softplus(real - fake) = (softplus(0.5) + softplus(-5)) / 2 = (0.974077 + 0.006715) / 2."""
+    real, fake = torch.tensor([[1.0, -2.0]]), torch.tensor([[0.5, 3.0]])
+    d = L.relativistic_discriminator_loss(real, fake)
+    g = L.relativistic_generator_loss(fake, real)
+    assert d.shape == (1,) and d.item() == pytest.approx(2.740396, abs=1e-6)
+    assert g.item() == pytest.approx(0.490396, abs=1e-6)
+    # Paired, not averaged first: pairing sample 0 with sample 1 instead changes the value.
+    assert L.relativistic_discriminator_loss(real, fake.flip(-1)).item() != pytest.approx(d.item(), abs=1e-3)
+    assert L.LOSSES["relativistic"].relativistic and L.LOSSES["relativistic"].score == "critic"

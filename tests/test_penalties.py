@@ -118,3 +118,35 @@ def test_dragan_penalty_is_taken_at_the_perturbed_real_points_on_the_raw_output(
     points = pen.points(real, noise)
     fake = torch.full_like(real, 1e6)  # the fakes must not matter
     assert torch.allclose(pen(critic, real, fake, noise), Pn.two_sided_penalty(critic, points))
+
+
+def test_r1_and_r2_are_half_the_mean_squared_gradient_at_real_and_fake():
+    """f(x) = <w, x>: grad = w everywhere, so R1 = R2 = |w|^2 / 2; f(x) = |x|^2 / 2: grad = x, so
+    R1 = E|x|^2 / 2 over the real points and R2 over the fake ones (one value per player)."""
+    w = torch.tensor([3.0, -4.0], dtype=torch.float64)
+    linear = lambda x: (x * w).sum(-1)  # noqa: E731
+    real, fake = torch.randn(2, 7, 2, dtype=torch.float64), torch.randn(2, 7, 2, dtype=torch.float64) + 5
+    assert torch.allclose(Pn.ZeroCentredPenalty(True, False)(linear, real, fake, {}), torch.full((2,), 12.5, dtype=torch.float64))
+    both = Pn.ZeroCentredPenalty(True, True)(linear, real, fake, {})
+    assert torch.allclose(both, torch.full((2,), 25.0, dtype=torch.float64))
+    quadratic = lambda x: 0.5 * x.pow(2).sum(-1)  # noqa: E731
+    r1 = Pn.ZeroCentredPenalty(True, False)(quadratic, real, fake, {})
+    r2 = Pn.ZeroCentredPenalty(False, True)(quadratic, real, fake, {})
+    assert torch.allclose(r1, 0.5 * real.pow(2).sum(-1).mean(-1)) and torch.allclose(r2, 0.5 * fake.pow(2).sum(-1).mean(-1))
+    assert not torch.allclose(r1, r2)  # R1 reads the real points, R2 the fake ones
+
+
+def test_r1_parameter_gradient_matches_torch_func():
+    critic = critic_mlp()
+    real = torch.randn(1, 8, 2, dtype=torch.float64)
+    params = dict(critic.named_parameters())
+    penalty = Pn.ZeroCentredPenalty(True, False)(critic, real, real, {})
+    ours = torch.autograd.grad(penalty.sum(), list(params.values()), allow_unused=True, materialize_grads=True)
+
+    def reference(p):
+        g = torch.func.vmap(torch.func.grad(lambda x: torch.func.functional_call(critic, p, (x[None, None],)).sum()))(real[0])
+        return 0.5 * (g**2).sum(-1).mean()
+
+    theirs = torch.func.grad(reference)({k: v.detach() for k, v in params.items()})
+    for (name, _), a in zip(params.items(), ours):
+        assert torch.allclose(a, theirs[name], atol=1e-12), name

@@ -45,10 +45,14 @@ def compared(tmp_path_factory):
 
 def test_compare_takes_the_config_file_then_flags_then_set(compared):
     for game in ("ns", "auction", "robust-w"):
+        text = (compared / game / "seed0" / "config.toml").read_text()
         cfg = config_io.load(compared / game / "seed0" / "config.toml")
-        assert (cfg.game.name, cfg.run.steps, cfg.robust.gamma) == (game, 30, 7.5)
-        assert cfg.auction.players == 3 and cfg.discriminator.hidden == [16]
+        assert (cfg.game.name, cfg.run.steps, cfg.discriminator.hidden) == (game, 30, [16])
+        # each run's file holds the sections its game plays, with the shared file's values
+        assert ("[robust]" in text, "[auction]" in text) == (game == "robust-w", game == "auction")
         assert json.loads((compared / game / "seed0" / "eval.json").read_text())["step"] == 30
+    assert config_io.load(compared / "robust-w" / "seed0" / "config.toml").robust.gamma == 7.5
+    assert config_io.load(compared / "auction" / "seed0" / "config.toml").auction.players == 3
 
 
 def test_compare_writes_one_self_contained_page(compared):

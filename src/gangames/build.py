@@ -12,12 +12,14 @@ import copy
 
 import torch
 
-from gangames.config import Config, PlayerConfig
+from gangames.config import Config, PlayerConfig, played_sections
+from gangames.data.augment import parse as parse_augment
 from gangames.data.presets import PRESETS
 from gangames.errors import ConfigError, at_least, pick
 from gangames.games.registry import GAMES
 from gangames.games.two_player import Players
 from gangames.metrics.registry import METRICS
+from gangames.nets.ema import ParameterEMA
 from gangames.nets.registry import ROLES, build_players_of, choices
 from gangames.nets.stacked import ACTIVATIONS
 from gangames.optim import OPTIMIZERS, Optimizer, OptimizerSettings, settings_of
@@ -111,6 +113,8 @@ def resolve(config: Config) -> Config:
     if data.image_size is not None:
         at_least(data.image_size, "data.image_size", 4)
     kind = preset.kind_of(data)
+    if parse_augment(data.augment) and kind != "images":
+        raise ConfigError(f"data.augment (DiffAugment) transforms images; data preset {data.preset!r} is {kind}")
 
     entry = pick("game", game.name, GAMES)
     defaults = entry.optimizer(cfg)
@@ -123,6 +127,8 @@ def resolve(config: Config) -> Config:
     for width in disc.head or []:
         at_least(width, "discriminator.head")
     at_least(cfg.generator.latent_dim, "generator.latent_dim")
+    if not 0 <= cfg.generator.ema < 1:
+        raise ConfigError(f"generator.ema is a decay in [0, 1) (0: off), got {cfg.generator.ema}")
 
     entry.resolve(cfg)
     if run.steps_per_call is None:
@@ -139,7 +145,7 @@ def used_plugins(cfg: Config) -> list[str]:
     used = [("game", cfg.game.name), *[("game", name) for name in entry.games_used(cfg)], ("loss", cfg.game.loss),
             ("penalty", cfg.game.penalty), ("data", cfg.data.preset)]
     used += [("net", getattr(cfg, role).net) for role in ROLES]
-    used += [("section", name) for name in cfg.sections]  # every config file holds every section
+    used += [("section", name) for name in played_sections(cfg)]  # what its config file holds
     modules = origins(used) + [module_of_reference(getattr(cfg, role).net) for role in ROLES]
     return [m for m in modules if m]
 
@@ -161,12 +167,14 @@ def build_players(cfg: Config, data, seeds: list[int], device: str | torch.devic
     count = len(seeds)
     generator = build_players_of("generator", cfg, data, seeds).to(device)
     discriminator = build_players_of("discriminator", cfg, data, seeds).to(device)
+    ema = ParameterEMA(generator, cfg.generator.ema, cfg.generator.ema_rampup) if cfg.generator.ema > 0 else None
     return Players(
         generator,
         discriminator,
         Optimizer(list(generator.parameters()), settings_of(cfg.generator), count),
         Optimizer(list(discriminator.parameters()), settings_of(cfg.discriminator), count),
         cfg.generator.latent_dim,
+        ema,
     )
 
 

@@ -35,6 +35,7 @@ class RunConfig:
     #   critic step per round, else 1 (a longer graph compiles longer: docs/speed.md)
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
     progress: bool = True
+    tensorboard: bool = False  # also write TensorBoard event files to RUN/tensorboard (tensorboard --logdir RUN)
     plugins: list[str] = field(default_factory=list)  # modules imported before anything is built: what they
     #   register (games, losses, penalties, nets, data) is then known here and in every worker process
 
@@ -48,6 +49,7 @@ class DataConfig:
     dim: int = 10  # line-d only: the ambient dimension d
     line_seed: int = 0  # line-d only: which random line (fixed per experiment, not per run)
     path: str | None = None  # image-folder, array, csv, idx, cifar10: where the user's files are
+    augment: str = ""  # images: DiffAugment policy, comma-separated from color, translation, cutout ("" off)
     standardize: bool = False  # vectors only: shift and scale every coordinate to mean 0, std 1 (run.json
     #   records the statistics; samples and metrics are in the data's own units)
     image_size: int | None = None  # resize images to this side (square); None keeps their size
@@ -76,12 +78,16 @@ class PlayerConfig:
 class GeneratorConfig(PlayerConfig):
     latent_dim: int | None = None  # 2 (MLP), 64 (DCGAN), 1 (the affine line)
     batch_norm: bool = True  # DCGAN generator only
+    ema: float = 0.0  # decay beta of the generator's moving average (e.g. 0.999); 0: off. When on, sampling
+    #   and evaluation use the average (eval.json says which weights were evaluated)
+    ema_rampup: bool = False  # beta_t = min(ema, (1 + t) / (10 + t)): the average forgets its start sooner
 
 
 @dataclass
 class DiscriminatorConfig(PlayerConfig):
     norm: str = "none"  # DCGAN discriminator: none | layer (never batch norm: it breaks gradient penalties)
     features: int = 128  # DCGAN discriminator: size of the feature layer (the robust game's encoder output)
+    spectral_norm: bool = False  # spectral normalisation of every weight, per player (nets/spectral.py)
     head: list[int] | None = None  # hidden widths of the head on the trunk's features, then a linear score;
     #   None: one layer as wide as the features (papers.md §2(c)); []: a linear head (refused by robust.mode=feature)
 
@@ -273,8 +279,22 @@ def to_dict(config) -> dict[str, Any]:
         return value
 
     plain = dataclasses.asdict(config)
-    plain.update(plain.pop("sections", {}))
+    sections = plain.pop("sections", {})
+    plain.update({name: sections[name] for name in played_sections(config) if name in sections})
     return strip(plain)
+
+
+def played_sections(config: Config) -> list[str]:
+    """The game sections a config's game plays: its own and those of the games it is made of (an
+    auction of robust-w pairs: [auction] and [robust]). A run's config file holds these, so reading
+    it never needs a plug-in that only registered some other game."""
+    from gangames.games.registry import GAMES
+
+    entry = GAMES.get(config.game.name)
+    if entry is None:
+        return list(config.sections)
+    names = [entry.section, *(GAMES[g].section for g in entry.games_used(config) if g in GAMES)]
+    return [n for n in names if n]
 
 
 def dumps(config: Config) -> str:

@@ -50,10 +50,12 @@ def discriminator_objective(loss: str, real: torch.Tensor, fake: torch.Tensor) -
         return torch.clamp(1 - real, min=0).mean() + torch.clamp(1 + fake, min=0).mean()
     if loss == "least-squares":
         return 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake**2).mean()
+    if loss == "relativistic":  # -log sigmoid(D(x_i) - D(G(z_i)))
+        return -F.logsigmoid(real - fake).mean()
     raise ValueError(loss)
 
 
-def generator_objective(loss: str, fake: torch.Tensor) -> torch.Tensor:
+def generator_objective(loss: str, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
     if loss == "minimax":
         return -F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
     if loss == "ns":
@@ -62,7 +64,16 @@ def generator_objective(loss: str, fake: torch.Tensor) -> torch.Tensor:
         return -fake.mean()
     if loss == "least-squares":
         return 0.5 * ((fake - 1) ** 2).mean()
+    if loss == "relativistic":
+        return -F.logsigmoid(fake - real).mean()
     raise ValueError(loss)
+
+
+def zero_centred_penalty(D: nn.Module, points: torch.Tensor) -> torch.Tensor:
+    """1/2 E |grad D|^2 (R1 at real points, R2 at fake ones)."""
+    points = points.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(points).sum(), points, create_graph=True)
+    return 0.5 * (grad.reshape(len(grad), -1) ** 2).sum(dim=1).mean()
 
 
 def gradient_penalty(D: nn.Module, points: torch.Tensor, guard: float = 1e-4) -> torch.Tensor:
@@ -84,8 +95,9 @@ class ReferenceGame:
         self.opt_g = make_optimizer(G.parameters(), *g_opt)
         self.opt_d = make_optimizer(D.parameters(), *d_opt)
 
-    def step(self, real, z_disc, z_gen, noise=None):
-        """real: (K, B, ...), z_disc: (K, B, latent), z_gen: (B, latent); noise as the game draws it."""
+    def step(self, real, z_disc, z_gen, noise=None, real_gen=None):
+        """real: (K, B, ...), z_disc: (K, B, latent), z_gen: (B, latent); noise as the game draws it;
+        real_gen: (B, ...), the generator's real batch of a relativistic loss."""
         for k in range(self.disc_steps):
             x = real[k]
             fake = self.G(z_disc[k]).detach()
@@ -97,6 +109,11 @@ class ReferenceGame:
                 perturbed = x + self.dragan_scale * x.std() * noise["uniform"][k]
                 points = x + noise["alpha"][k] * (perturbed - x)
                 loss_d = loss_d + self.penalty_weight * gradient_penalty(self.D, points)
+            elif self.penalty in ("r1", "r2", "r1r2"):
+                if self.penalty in ("r1", "r1r2"):
+                    loss_d = loss_d + self.penalty_weight * zero_centred_penalty(self.D, x)
+                if self.penalty in ("r2", "r1r2"):
+                    loss_d = loss_d + self.penalty_weight * zero_centred_penalty(self.D, fake)
             self.opt_d.zero_grad()
             loss_d.backward()
             self.opt_d.step()
@@ -104,7 +121,8 @@ class ReferenceGame:
                 with torch.no_grad():
                     for p in self.D.parameters():
                         p.clamp_(-self.clip, self.clip)
-        loss_g = generator_objective(self.loss, self.D(self.G(z_gen)).squeeze(-1))
+        real_scores = self.D(real_gen).squeeze(-1) if real_gen is not None else None
+        loss_g = generator_objective(self.loss, self.D(self.G(z_gen)).squeeze(-1), real_scores)
         self.opt_g.zero_grad()
         loss_g.backward()
         self.opt_g.step()

@@ -135,6 +135,9 @@ class AuctionGame:
             auction = {"lots": self.players.latent((n, m), own), "real": data.sample(m, own)}
             if self.rules.aux_update_generators:
                 auction["z_gen"] = self.players.latent((n, batch_size), own)
+                if self.inner.loss.relativistic:
+                    real = data.sample(n * batch_size, own)
+                    auction["real_gen"] = real.view(n, batch_size, *real.shape[1:])
             inputs["auction"] = auction
         return inputs
 
@@ -172,7 +175,7 @@ class AuctionGame:
         scores = to_score(outputs, self.rules.bid_space)
         return (scores - scores.index_select(0, pick_best).detach()).pow(2).mean(-1)
 
-    def auxiliary_stage(self, result: dict, z_gen: Tensor | None) -> dict[str, Tensor]:
+    def auxiliary_stage(self, result: dict, z_gen: Tensor | None, real_gen: Tensor | None = None) -> dict[str, Tensor]:
         D = self.players.discriminator
         n = self.players.count
         best = result["best"]
@@ -189,10 +192,11 @@ class AuctionGame:
                 loss = loss + self.inner.loss.discriminator(D(real), D(result["lots"]))
             self.aux_optimizer.step(torch.autograd.grad(loss.masked_fill(frozen, 0.0).sum(), params), frozen=frozen)
             self.inner.clip_weights(params)
+            self.players.discriminator_updated(frozen)
         with torch.no_grad():
             after = self.alignment_loss(D(shared), best)
         if z_gen is not None:  # one step for every generator but the winner's, against its aligned partner
-            g_loss = self.inner.generator_loss(z_gen)
+            g_loss = self.inner.generator_loss(z_gen, real_gen)
             g_params = list(self.players.generator.parameters())
             winner = torch.arange(n, device=best.device) == result["winner"]
             self.players.generator_opt.step(torch.autograd.grad(g_loss.sum(), g_params), frozen=winner)
@@ -214,7 +218,7 @@ class AuctionGame:
             start = end
             if "auction" in inputs:
                 result = self.auction(inputs["auction"]["lots"], inputs["auction"]["real"])
-                aligned = self.auxiliary_stage(result, inputs["auction"].get("z_gen"))
+                aligned = self.auxiliary_stage(result, inputs["auction"].get("z_gen"), inputs["auction"].get("real_gen"))
                 logs[-1]["events"] = {"auction": {"bids": result["bids"], "scores": result["scores"],
                                                   "winner": result["winner"], "best": result["best"], **aligned}}
         return logs

@@ -68,31 +68,48 @@ def least_squares_generator_loss(fake: Tensor) -> Tensor:
     return 0.5 * (fake - 1).pow(2).mean(-1)
 
 
+def relativistic_discriminator_loss(real: Tensor, fake: Tensor) -> Tensor:
+    """E softplus(D(G(z)) - D(x)) = -E log sigmoid(D(x) - D(G(z))): the relativistic pairing loss
+    (RpGAN, Jolicoeur-Martineau 2019; R3GAN, Huang et al. 2025), sample i of the real batch paired
+    with sample i of the fake batch."""
+    return F.softplus(fake - real).mean(-1)
+
+
+def relativistic_generator_loss(fake: Tensor, real: Tensor) -> Tensor:
+    """E softplus(D(x) - D(G(z))): the same pairing with the roles swapped (needs a real batch)."""
+    return F.softplus(real - fake).mean(-1)
+
+
 @dataclass(frozen=True)
 class Loss:
     """A pair of objectives, and how to read the discriminator's output as a score.
 
     ``score`` is ``"probability"`` where D = sigmoid(output) is meaningful, else ``"critic"``.
+    ``relativistic``: the generator's loss also reads the discriminator on a real batch,
+    ``generator(fake, real)`` (the game draws one for the generator's step).
     """
 
     description: str
     discriminator: Callable[[Tensor, Tensor], Tensor]
-    generator: Callable[[Tensor], Tensor]
+    generator: Callable[..., Tensor]
     score: str
+    relativistic: bool = False
 
 
-def register_loss(name: str, discriminator: Callable[[Tensor, Tensor], Tensor], generator: Callable[[Tensor], Tensor],
-                  score: str = "critic", description: str = "") -> Loss:
+def register_loss(name: str, discriminator: Callable[[Tensor, Tensor], Tensor], generator: Callable[..., Tensor],
+                  score: str = "critic", description: str = "", relativistic: bool = False) -> Loss:
     """Add a loss by name: ``game.loss = name`` then plays it, in any game (the auction's pairs too).
 
     ``discriminator(real, fake)`` and ``generator(fake)`` take discriminator outputs of shape
     (..., B) and return one loss per player (..., ), averaged over the batch; ``score`` says how
     the auction reads the outputs as bids (``probability``: sigmoid of a logit; ``critic``: as they are).
+    ``relativistic``: the generator's loss is ``generator(fake, real)``, with the discriminator's
+    outputs on a real batch drawn for the generator's step.
     """
     pick("loss score", score, ("probability", "critic"))
     if name in BUILTIN:
         raise ConfigError(f"loss {name!r} is built in; register yours under another name")
-    LOSSES[name] = Loss(description or f"{name} (registered)", discriminator, generator, score)
+    LOSSES[name] = Loss(description or f"{name} (registered)", discriminator, generator, score, relativistic)
     remember_origin("loss", name)
     return LOSSES[name]
 
@@ -103,5 +120,7 @@ LOSSES: dict[str, Loss] = {
     "wasserstein": Loss("Wasserstein critic", wasserstein_critic_loss, wasserstein_generator_loss, "critic"),
     "hinge": Loss("hinge", hinge_discriminator_loss, hinge_generator_loss, "critic"),
     "least-squares": Loss("least squares (LSGAN)", least_squares_discriminator_loss, least_squares_generator_loss, "critic"),
+    "relativistic": Loss("relativistic pairing (RpGAN): softplus of the paired score differences",
+                         relativistic_discriminator_loss, relativistic_generator_loss, "critic", relativistic=True),
 }
 BUILTIN = frozenset(LOSSES)

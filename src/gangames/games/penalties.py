@@ -33,6 +33,13 @@ def two_sided_penalty(critic: Critic, points: Tensor, target: float = 1.0, guard
     return (gradient_norm(critic, points, guard) - target).pow(2).mean(-1)
 
 
+def squared_gradient_norm(critic: Critic, points: Tensor) -> Tensor:
+    """Per-sample ``|grad_x critic(x)|^2`` at ``points`` (the whole flattened sample), (P, B); differentiable."""
+    points = points.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(points).sum(), points, create_graph=True)
+    return grad.flatten(start_dim=2).pow(2).sum(-1)
+
+
 def interpolates(real: Tensor, fake: Tensor, epsilon: Tensor) -> Tensor:
     """x_hat = x + eps (x_fake - x), one eps ~ U[0, 1] per sample broadcast over the sample."""
     return real + epsilon * (fake - real)
@@ -102,6 +109,27 @@ class DraganPenalty:
         return two_sided_penalty(critic, self.points(real, noise), self.target, self.guard)
 
 
+@dataclass(frozen=True)
+class ZeroCentredPenalty:
+    """R1 (Mescheder et al. 2018) at the real samples and/or R2 at the fake ones: 1/2 E |grad D|^2 at
+    each, so that ``game.penalty_weight`` is R3GAN's gamma (its loss adds gamma/2 (R1 + R2)). No
+    noise, no guard: the penalty is zero-centred, and smooth at g = 0."""
+
+    real: bool = True
+    fake: bool = False
+
+    def draw(self, lead: tuple[int, ...], sample_shape: tuple[int, ...], generator: torch.Generator) -> dict[str, Tensor]:
+        return {}
+
+    def __call__(self, critic: Critic, real: Tensor, fake: Tensor, noise: dict[str, Tensor]) -> Tensor:
+        total = 0.0
+        if self.real:
+            total = total + 0.5 * squared_gradient_norm(critic, real).mean(-1)
+        if self.fake:
+            total = total + 0.5 * squared_gradient_norm(critic, fake).mean(-1)
+        return total
+
+
 DRAGAN_FORMS = {"A": 0.5, "B": 1.0, "gaussian": 0.5}  # form -> default scale
 
 
@@ -118,7 +146,10 @@ def dragan_penalty(game, images: bool) -> DraganPenalty:
 # name -> factory(the [game] section, whether the data are images) -> a penalty, or None for none.
 # A penalty offers ``draw(lead, sample_shape, generator)`` (its noise, drawn outside the step) and
 # ``penalty(critic, real, fake, noise)`` -> one value per player, (P,).
-PENALTIES: dict = {"none": None, "interpolate": interpolate_penalty, "dragan": dragan_penalty}
+PENALTIES: dict = {"none": None, "interpolate": interpolate_penalty, "dragan": dragan_penalty,
+                   "r1": lambda game, images: ZeroCentredPenalty(real=True, fake=False),
+                   "r2": lambda game, images: ZeroCentredPenalty(real=False, fake=True),
+                   "r1r2": lambda game, images: ZeroCentredPenalty(real=True, fake=True)}
 BUILTIN = frozenset(PENALTIES)
 
 

@@ -17,6 +17,7 @@ from gangames.optim import OptimizerSettings
 
 WGAN_RMSPROP = OptimizerSettings("rmsprop", lr=5e-5, beta1=0.0, beta2=0.99)  # WGAN paper / gan_toy.py
 WGAN_GP_ADAM = OptimizerSettings("adam", lr=1e-4, beta1=0.0, beta2=0.9)  # WGAN-GP Algorithm 1
+R3GAN_ADAM = OptimizerSettings("adam", lr=2e-4, beta1=0.0, beta2=0.99)  # R3GAN's Adam, beta1 = 0
 
 GAMES: dict[str, GameEntry] = {}
 SECTIONS: dict[str, type] = {}  # config section name -> its dataclass (the entries that own one)
@@ -53,6 +54,8 @@ for _name, _entry in {
                        defaults=WGAN_GP_ADAM),
     "hinge": TwoPlayer("hinge loss GAN (SNGAN / BigGAN objective)", "hinge"),
     "lsgan": TwoPlayer("least-squares GAN (LSGAN, targets 0/1)", "least-squares"),
+    "r3gan": TwoPlayer("R3GAN's objective (Huang et al. 2025): relativistic pairing loss + gamma/2 (R1 + R2), "
+                       "gamma = game.penalty_weight (1)", "relativistic", "r1r2", 1.0, defaults=R3GAN_ADAM),
     "auction": Auction("N pairs of auction.player_game with auctions every K steps and alignment to the best "
                        "discriminator (Bid Picture; config [auction])", GAMES),
     "independent": Auction("the classical baseline: the same N pairs, seeds and budget, no auction "

@@ -82,7 +82,8 @@ class RobustGame(TwoPlayerGame):
     """WGAN-GP played against the defenders' hard set instead of the data itself."""
 
     def __init__(self, base: TwoPlayerGame, rules: RobustSettings):
-        super().__init__(base.players, base.loss, base.penalty, base.penalty_weight, base.disc_steps, base.clip)
+        super().__init__(base.players, base.loss, base.penalty, base.penalty_weight, base.disc_steps, base.clip,
+                         base.augment)
         self.rules = rules
         # The rules' real numbers as graph inputs (two_player.graph_input): a sweep over gamma compiles once.
         like = next(self.players.discriminator.parameters())
@@ -141,9 +142,13 @@ class RobustGame(TwoPlayerGame):
             zero = torch.zeros_like(loss)
             return loss, {**logs, "transport": zero, "ascent_gain": zero}
         D, G = self.players.discriminator, self.players.generator
-        real = inputs["real"][k]
+        raw_real = inputs["real"][k]
         with torch.no_grad():
-            fake = G(inputs["z_disc"][k])
+            raw_fake = G(inputs["z_disc"][k])
+        # DiffAugment, when on: the defenders and the critic's loss see augmented images; the
+        # penalty reads them as they are (as in every game).
+        both = self.augmented(torch.cat([raw_real, raw_fake], dim=1), self.augment_noise(inputs, k))
+        real, fake = both.split(raw_real.shape[1], dim=1)
         delta, logs = self.defend(real)
         if self.rules.mode == "feature":
             # The move is fixed, the features stay live: the real term trains the encoder as in
@@ -162,7 +167,7 @@ class RobustGame(TwoPlayerGame):
         logs.update({"d_real": real_out.detach().mean(-1), "d_fake": fake_out.detach().mean(-1)})
         if self.penalty is not None:
             noise = {name: value[k] for name, value in inputs["noise"].items()}
-            penalty = self.penalty(D, real, fake, noise)
+            penalty = self.penalty(D, raw_real, raw_fake, noise)
             loss = loss + self.penalty_weight * penalty
             logs["penalty"] = penalty.detach()
             if self.rules.mode == "feature" and self.rules.feature_penalty_weight > 0:

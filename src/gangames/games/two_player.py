@@ -5,7 +5,7 @@ One step, as in Fedus et al. §3(b) (and WGAN's Algorithm 1 when the loss is Was
     repeat disc_steps times:
         L_D = loss.discriminator(D(x), D(G(z))) + lambda * penalty(D, x, G(z))
         D <- optimiser step on L_D;  if clip: w <- clamp(w, -c, c)
-    L_G = loss.generator(D(G(z)))
+    L_G = loss.generator(D(G(z)))            (relativistic losses: loss.generator(D(G(z)), D(x')))
     G <- optimiser step on L_G
 
 Every game of the divergence family is this loop with another loss, penalty, step count or
@@ -20,10 +20,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from gangames.data import augment
 from gangames.errors import at_least, pick
 from gangames.games.entry import GameEntry
 from gangames.games.losses import LOSSES, Loss
 from gangames.games.penalties import DRAGAN_FORMS, PENALTIES, build_penalty
+from gangames.nets.ema import ParameterEMA
 from gangames.optim import Optimizer, OptimizerSettings
 
 Tensor = torch.Tensor
@@ -46,6 +48,7 @@ class Players:
     generator_opt: Optimizer
     discriminator_opt: Optimizer
     latent_dim: int
+    ema: ParameterEMA | None = None  # the generator's moving average (generator.ema), when on
 
     @property
     def count(self) -> int:
@@ -59,15 +62,35 @@ class Players:
         return {"generator": self.generator, "discriminator": self.discriminator}
 
     def optimizers(self) -> dict[str, Optimizer]:
-        return {"generator": self.generator_opt, "discriminator": self.discriminator_opt}
+        """Every stateful updater of the players (the generator's average too): checkpoints hold them all."""
+        found = {"generator": self.generator_opt, "discriminator": self.discriminator_opt}
+        return {**found, "generator_ema": self.ema} if self.ema is not None else found
+
+    def discriminator_updated(self, frozen: Tensor | None = None) -> None:
+        """After every discriminator update: spectral normalisation's power iteration, when on."""
+        refresh = getattr(self.discriminator, "refresh_spectral_norm", None)
+        if refresh is not None:
+            refresh(frozen)
+
+    def update_average(self) -> None:
+        if self.ema is not None:
+            self.ema.update()
+
+    def generate(self, z: Tensor) -> Tensor:
+        """Samples for evaluation and snapshots: from the averaged weights when the average is on."""
+        if self.ema is None:
+            return self.generator(z)
+        with self.ema.swapped():
+            return self.generator(z)
 
 
 class TwoPlayerGame:
     def __init__(self, players: Players, loss: Loss, penalty=None, penalty_weight: float = 0.0,
-                 disc_steps: int = 1, clip: float = 0.0):
+                 disc_steps: int = 1, clip: float = 0.0, augment: tuple[str, ...] = ()):
         like = next(players.discriminator.parameters())
         self.players = players
         self.loss = loss
+        self.augment = augment  # DiffAugment's policy (data/augment.py): what D sees of every image
         self.penalty = penalty
         self.penalty_weight = graph_input(penalty_weight, like)  # lambda
         self.disc_steps = disc_steps
@@ -95,8 +118,9 @@ class TwoPlayerGame:
 
     @torch.no_grad()
     def sample(self, z: Tensor) -> Tensor:
-        """Generator samples for latents z of shape (P, n, latent_dim): (P, n, *sample)."""
-        return self.players.generator(z)
+        """Generator samples for latents z of shape (P, n, latent_dim): (P, n, *sample) (from the
+        generator's average when generator.ema is on)."""
+        return self.players.generate(z)
 
     # -- randomness ------------------------------------------------------------------------------
     def draw(self, data, batch_size: int, generator: torch.Generator, step: int = 0) -> dict:
@@ -108,15 +132,30 @@ class TwoPlayerGame:
         if self.penalty is not None:
             inputs["noise"] = self.penalty.draw(lead, tuple(real.shape[3:]), generator)
         inputs["z_gen"] = self.players.latent(lead[1:], generator)
+        if self.loss.relativistic:  # the generator's loss pairs its samples with a real batch
+            real = data.sample(lead[1] * lead[2], generator)
+            inputs["real_gen"] = real.view(*lead[1:], *real.shape[1:])
+        if self.augment:
+            shape = tuple(inputs["real"].shape[3:])
+            inputs["augment"] = {"disc": augment.draw(self.augment, (*lead[:2], 2 * lead[2]), shape, generator),
+                                 "gen": augment.draw(self.augment, lead[1:], shape, generator)}
+            if self.loss.relativistic:
+                inputs["augment"]["gen_real"] = augment.draw(self.augment, lead[1:], shape, generator)
         return inputs
 
+    def augmented(self, images: Tensor, noise: dict | None) -> Tensor:
+        """What the discriminator sees of ``images`` in the GAN losses (DiffAugment, when on)."""
+        return images if not noise else augment.apply(images, noise, self.augment)
+
     # -- the two objectives ----------------------------------------------------------------------
-    def discriminator_loss(self, real: Tensor, z: Tensor, noise: dict[str, Tensor]) -> tuple[Tensor, dict]:
+    def discriminator_loss(self, real: Tensor, z: Tensor, noise: dict[str, Tensor],
+                           augment_noise: dict | None = None) -> tuple[Tensor, dict]:
         D, G = self.players.discriminator, self.players.generator
         with torch.no_grad():
             fake = G(z)
         # One pass over real and fake together (no batch norm in D, so this is the same function).
-        real_out, fake_out = D(torch.cat([real, fake], dim=1)).split(real.shape[1], dim=1)
+        both = self.augmented(torch.cat([real, fake], dim=1), augment_noise)
+        real_out, fake_out = D(both).split(real.shape[1], dim=1)
         loss = self.loss.discriminator(real_out, fake_out)
         logs = {"d_real": real_out.detach().mean(-1), "d_fake": fake_out.detach().mean(-1)}
         if self.penalty is not None:
@@ -125,14 +164,25 @@ class TwoPlayerGame:
             logs["penalty"] = penalty.detach()
         return loss, logs
 
-    def generator_loss(self, z: Tensor) -> Tensor:
-        return self.loss.generator(self.players.discriminator(self.players.generator(z)))
+    def generator_loss(self, z: Tensor, real: Tensor | None = None, augment_noise: dict | None = None) -> Tensor:
+        D, noise = self.players.discriminator, augment_noise or {}
+        fake = D(self.augmented(self.players.generator(z), noise.get("gen")))
+        if not self.loss.relativistic:
+            return self.loss.generator(fake)
+        return self.loss.generator(fake, D(self.augmented(real, noise.get("gen_real"))))
 
     # -- one step of play -----------------------------------------------------------------------
     def discriminator_objective(self, inputs: dict, k: int) -> tuple[Tensor, dict]:
         """The loss of discriminator step k (a game built on this one may change what it sees)."""
         noise = {name: value[k] for name, value in inputs["noise"].items()}
-        return self.discriminator_loss(inputs["real"][k], inputs["z_disc"][k], noise)
+        return self.discriminator_loss(inputs["real"][k], inputs["z_disc"][k], noise, self.augment_noise(inputs, k))
+
+    @staticmethod
+    def augment_noise(inputs: dict, k: int) -> dict | None:
+        """DiffAugment's numbers for critic step k's real-and-fake batch (None when off)."""
+        if "augment" not in inputs:
+            return None
+        return {name: value[k] for name, value in inputs["augment"]["disc"].items()}
 
     def discriminator_step(self, inputs: dict, k: int) -> dict[str, Tensor]:
         D = self.players.discriminator
@@ -140,6 +190,7 @@ class TwoPlayerGame:
         params = list(D.parameters())
         self.players.discriminator_opt.step(torch.autograd.grad(loss.sum(), params))
         self.clip_weights(params)
+        self.players.discriminator_updated()
         return {"d_loss": loss.detach(), **logs}
 
     @torch.no_grad()
@@ -149,8 +200,8 @@ class TwoPlayerGame:
             for p in params:
                 p.clamp_(-self.clip, self.clip)
 
-    def generator_step(self, z: Tensor) -> dict[str, Tensor]:
-        loss = self.generator_loss(z)
+    def generator_step(self, z: Tensor, real: Tensor | None = None, augment_noise: dict | None = None) -> dict[str, Tensor]:
+        loss = self.generator_loss(z, real, augment_noise)
         params = list(self.players.generator.parameters())
         self.players.generator_opt.step(torch.autograd.grad(loss.sum(), params))
         return {"g_loss": loss.detach()}
@@ -159,12 +210,17 @@ class TwoPlayerGame:
         """One round of play; returns per-player (P,) statistics of the last discriminator step."""
         for k in range(self.disc_steps):
             logs = self.discriminator_step(inputs, k)
-        logs.update(self.generator_step(inputs["z_gen"]))
+        logs.update(self.generator_step(inputs["z_gen"], inputs.get("real_gen"), inputs.get("augment")))
         return logs
 
     def steps(self, rounds: list[dict]) -> list[dict[str, Tensor]]:
-        """Several rounds in a row, one ``draw`` each: compiled, one call instead of several."""
-        return [self.step(inputs) for inputs in rounds]
+        """Several rounds in a row, one ``draw`` each: compiled, one call instead of several. The
+        generator's average follows every round."""
+        logs = []
+        for inputs in rounds:
+            logs.append(self.step(inputs))
+            self.players.update_average()
+        return logs
 
 
 # -- the registry entry ----------------------------------------------------------------------------
@@ -203,7 +259,7 @@ class TwoPlayer(GameEntry):
     def build(self, cfg, players: Players, data) -> TwoPlayerGame:
         g = cfg.game
         return TwoPlayerGame(players, LOSSES[g.loss], build_penalty(g, data.kind == "images"), g.penalty_weight,
-                             g.disc_steps, g.clip)
+                             g.disc_steps, g.clip, augment.parse(cfg.data.augment))
 
     def cost(self, cfg) -> float:
         return cfg.game.disc_steps * (2 if cfg.game.penalty != "none" else 1) + 1

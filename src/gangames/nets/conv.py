@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gangames.nets import spectral
 from gangames.nets.stacked import ACTIVATIONS, Critic, StackedLinear, mlp
 
 
@@ -43,6 +44,10 @@ class StackedConv2d(nn.Module):
         shape = (in_channels, out_channels) if transposed else (out_channels, in_channels)
         self.weight = nn.Parameter(torch.empty(players, *shape, kernel, kernel))
         self.bias = nn.Parameter(torch.empty(players, out_channels))
+        self.register_buffer("spectral_u", None)  # spectral normalisation's power-iteration vector, when on
+
+    def effective_weight(self) -> torch.Tensor:
+        return self.weight if self.spectral_u is None else spectral.normalised(self.weight, self.spectral_u)
 
     def init_player(self, player: int, generator: torch.Generator) -> None:
         """DCGAN's initialisation: weights N(0, 0.02), biases 0."""
@@ -50,7 +55,7 @@ class StackedConv2d(nn.Module):
         self.bias[player].zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight, bias = self.weight.flatten(0, 1), self.bias.flatten()
+        weight, bias = self.effective_weight().flatten(0, 1), self.bias.flatten()
         if self.transposed:
             return F.conv_transpose2d(x, weight, bias, self.stride, self.padding, groups=self.players)
         return F.conv2d(x, weight, bias, self.stride, self.padding, groups=self.players)

@@ -19,6 +19,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from gangames.errors import ConfigError
+from gangames.nets import spectral
 
 CRITIC_METHODS = ("features", "score_features")
 
@@ -73,7 +74,7 @@ class StackedModule(nn.Module):
     returned as (P, B).
     """
 
-    def __init__(self, copies: list[nn.Module], score_output: bool):
+    def __init__(self, copies: list[nn.Module], score_output: bool, spectral_norm: bool = False):
         super().__init__()
         self.players, self.score_output = len(copies), score_output
         template = copy.deepcopy(copies[0])
@@ -85,6 +86,12 @@ class StackedModule(nn.Module):
         self.stacked = nn.ParameterList([nn.Parameter(params[name].detach().clone()) for name in self._names])
         for i, name in enumerate(self._buffer_names):
             self.register_buffer(f"buffer_{i}", buffers[name].clone())
+        # Spectral normalisation of every weight matrix or kernel (names ending in "weight", 2-D or
+        # more per player): one power-iteration vector per weight and player (nets/spectral.py).
+        self._normalised = [i for i, (name, p) in enumerate(zip(self._names, self.stacked))
+                            if spectral_norm and name.endswith("weight") and p.dim() >= 3]
+        for i in self._normalised:
+            self.register_buffer(f"spectral_u_{i}", spectral.start_vector(self.stacked[i].detach()))
         self._calls = {"forward": _Call(template, "forward")}
         for method in CRITIC_METHODS:
             if callable(getattr(template, method, None)):
@@ -96,8 +103,18 @@ class StackedModule(nn.Module):
         """The architecture (one copy; its own weights are not the players')."""
         return self._template[0]
 
+    def _weights(self) -> list[torch.Tensor]:
+        weights = list(self.stacked)
+        for i in self._normalised:
+            weights[i] = spectral.normalised(weights[i], getattr(self, f"spectral_u_{i}"))
+        return weights
+
+    def refresh_spectral_norm(self, frozen: torch.Tensor | None = None) -> None:
+        for i in self._normalised:
+            spectral.refresh(self.stacked[i], getattr(self, f"spectral_u_{i}"), frozen)
+
     def _state(self) -> tuple[dict, dict]:
-        params = {f"module.{name}": p for name, p in zip(self._names, self.stacked)}
+        params = {f"module.{name}": p for name, p in zip(self._names, self._weights())}
         buffers = {f"module.{name}": getattr(self, f"buffer_{i}") for i, name in enumerate(self._buffer_names)}
         return params, buffers
 
@@ -147,7 +164,7 @@ class StackedModule(nn.Module):
 
 
 def user_players(factory: Callable[[], nn.Module], seeds: Sequence[int], role: str, probe: torch.Tensor,
-                 sample_shape: tuple[int, ...]) -> StackedModule:
+                 sample_shape: tuple[int, ...], spectral_norm: bool = False) -> StackedModule:
     """P = len(seeds) players of ``role`` from a factory, checked on a probe batch (B, *input).
 
     A generator must map latents to samples of ``sample_shape``; its batch norm layers use batch
@@ -168,7 +185,7 @@ def user_players(factory: Callable[[], nn.Module], seeds: Sequence[int], role: s
     else:
         for module in copies:
             torch.func.replace_all_batch_norm_modules_(module)
-    stacked = StackedModule(copies, score_output=critic)
+    stacked = StackedModule(copies, score_output=critic, spectral_norm=spectral_norm)
     try:
         with torch.no_grad():
             out = stacked(probe.unsqueeze(0).expand(len(seeds), *probe.shape))

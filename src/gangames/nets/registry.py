@@ -19,7 +19,7 @@ from torch import nn
 from gangames.errors import ConfigError
 from gangames.nets.conv import conv_critic, conv_generator
 from gangames.nets.functional import user_players
-from gangames.nets.stacked import StackedLine, init_players, mlp, mlp_critic
+from gangames.nets.stacked import StackedLine, apply_spectral_norm, init_players, mlp, mlp_critic
 from gangames.plugins import is_reference, remember_origin, resolve
 from gangames.seeds import DISCRIMINATOR_INIT, GENERATOR_INIT, derive_seed
 
@@ -93,16 +93,17 @@ def build_players_of(role: str, cfg, data, seeds: Sequence[int]) -> nn.Module:
     """P = len(seeds) players of ``role``, player p initialised from ``seeds[p]`` alone."""
     player = getattr(cfg, role)
     init_seeds = [derive_seed(s, INIT_KEY[role]) for s in seeds]
+    normalised = role == "discriminator" and cfg.discriminator.spectral_norm
     if is_reference(player.net):
         factory = resolve(player.net)
         if not callable(factory):
             raise ConfigError(f"{role}.net = {player.net} is not callable (a factory returning an nn.Module)")
         shape = sample_shape(data)
         probe = torch.zeros(2, cfg.generator.latent_dim) if role == "generator" else torch.zeros(2, *shape)
-        return user_players(factory, init_seeds, role, probe, shape)
+        return user_players(factory, init_seeds, role, probe, shape, spectral_norm=normalised)
     net = NETS[player.net]
     module = getattr(net, role)(len(seeds), cfg, data)
     init_players(module, init_seeds)
     if role == "generator" and net.after_init is not None:
         net.after_init(module, cfg, data, seeds)
-    return module
+    return apply_spectral_norm(module) if normalised else module

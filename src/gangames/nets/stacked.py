@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from gangames.errors import pick
+from gangames.nets import spectral
 
 
 class LeakyReLU(nn.LeakyReLU):
@@ -67,6 +68,10 @@ class StackedLinear(nn.Module):
         self.in_features, self.out_features = in_features, out_features
         self.weight = nn.Parameter(torch.empty(players, in_features, out_features))
         self.bias = nn.Parameter(torch.empty(players, 1, out_features))
+        self.register_buffer("spectral_u", None)  # spectral normalisation's power-iteration vector, when on
+
+    def effective_weight(self) -> torch.Tensor:
+        return self.weight if self.spectral_u is None else spectral.normalised(self.weight, self.spectral_u)
 
     def init_player(self, player: int, generator: torch.Generator) -> None:
         """``nn.Linear``'s default initialisation, U(-1/sqrt(in), 1/sqrt(in)), from the player's generator."""
@@ -75,12 +80,13 @@ class StackedLinear(nn.Module):
         self.bias[player].uniform_(-bound, bound, generator=generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.effective_weight()
         if self.in_features <= 2 and torch.compiler.is_compiling():
             out = self.bias
             for i in range(self.in_features):
-                out = out + x[..., i : i + 1] * self.weight[:, i : i + 1, :]
+                out = out + x[..., i : i + 1] * weight[:, i : i + 1, :]
             return out
-        return torch.bmm(x, self.weight) + self.bias
+        return torch.bmm(x, weight) + self.bias
 
 
 class StackedLine(nn.Module):
@@ -153,6 +159,9 @@ class Critic(nn.Module):
 
     critic_protocol = True  # features(x) and score_features(h)
 
+    def refresh_spectral_norm(self, frozen: torch.Tensor | None = None) -> None:
+        refresh_spectral_norm(self, frozen)
+
     @property
     def linear_head(self) -> bool:
         return isinstance(self.head, StackedLinear) or (
@@ -164,6 +173,21 @@ def mlp_critic(players: int, in_dim: int, hidden: Sequence[int], activation: str
     (then a linear score). Trunk [128, 128] and head [128] are papers.md §4(c)'s 3 x 128 critic."""
     trunk = blocks(players, in_dim, hidden, activation)
     return Critic(trunk, mlp(players, hidden[-1] if hidden else in_dim, head, 1, activation))
+
+
+def apply_spectral_norm(module: nn.Module) -> nn.Module:
+    """Spectral normalisation of every stacked layer's weight (nets/spectral.py), per player."""
+    for layer in module.modules():
+        if hasattr(layer, "effective_weight") and getattr(layer, "spectral_u", None) is None:
+            layer.spectral_u = spectral.start_vector(layer.weight.detach())
+    return module
+
+
+def refresh_spectral_norm(module: nn.Module, frozen: torch.Tensor | None = None) -> None:
+    """One power iteration of every spectrally normalised weight of ``module`` (after an update)."""
+    for layer in module.modules():
+        if getattr(layer, "spectral_u", None) is not None:
+            spectral.refresh(layer.weight, layer.spectral_u, frozen)
 
 
 @torch.no_grad()

@@ -64,6 +64,9 @@ def evaluate_run(path, num: int | None = None, metrics: list[str] | None = None,
         "players": run.game.players.count,
         "samples": evaluator.samples,
         "reference": f"{evaluator.samples} fresh samples of {run.cfg.data.preset} drawn with eval.seed {run.cfg.eval.seed}",
+        "weights": (f"the generator's moving average (decay {run.cfg.generator.ema:g}"
+                    f"{', ramped up' if run.cfg.generator.ema_rampup else ''})" if run.cfg.generator.ema > 0
+                    else "the trained generator"),
         "metric_names": evaluator.metrics,
         "metrics": evaluator(),
         "definitions": {key: metric_label(key, run.cfg.eval) for name in evaluator.metrics for key in METRICS[name].better},

@@ -30,4 +30,6 @@ def load_run(path: str | Path, step: int | None = None, device: str = "cpu") -> 
     game = build.build_game_for(cfg, data, device)
     for name, module in game.modules().items():
         module.load_state_dict(state["modules"][name])
+    for name, updater in game.optimizers().items():  # the optimisers, and the generator's average
+        updater.load_state_dict(state["optimizers"][name])
     return LoadedRun(cfg, data, game, int(state["step"]), run_dir.path)

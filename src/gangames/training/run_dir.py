@@ -9,6 +9,7 @@
     RUN/reference.npy      real samples (vector data), drawn at the start, for the report's plots
     RUN/samples/           generator samples from a fixed latent batch, step-XXXXXXXX.npy (and .png)
     RUN/checkpoints/       step-XXXXXXXX.pt, the newest run.keep_checkpoints
+    RUN/tensorboard/       TensorBoard event files (run.tensorboard = true)
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class RunDir:
     reference_file = property(lambda self: self.path / "reference.npy")
     samples_dir = property(lambda self: self.path / "samples")
     checkpoints_dir = property(lambda self: self.path / "checkpoints")
+    tensorboard_dir = property(lambda self: self.path / "tensorboard")
 
     # -- what the folder holds ----------------------------------------------------------------
     def exists(self) -> bool:

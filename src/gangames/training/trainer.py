@@ -24,12 +24,14 @@ from gangames.config import Config
 from gangames.data.presets import data_info, to_data_space
 from gangames.errors import DivergedError, GanGamesError
 from gangames.games.registry import GAMES
+from gangames.io import image_grid
 from gangames.seeds import SNAPSHOT, STREAM, derive_seed
 from gangames.training import checkpoint
 from gangames.training.compiled import GuardedCompile, compile_function
 from gangames.training.evaluation import Evaluator
 from gangames.training.progress import Progress
 from gangames.training.run_dir import RunDir, now
+from gangames.training.tensorboard import TensorBoardLog
 
 
 PLAYER_OF = {"d_loss": "discriminator", "g_loss": "generator", "penalty": "discriminator"}
@@ -85,6 +87,7 @@ class Trainer:
         self._pending: list[dict[str, torch.Tensor]] = []
         self._interrupted = False
         self._elapsed_before = 0.0
+        self.tensorboard = None
         if not _resuming:
             entry = GAMES[self.cfg.game.name]
             self.run_dir.create(self.cfg, {
@@ -152,6 +155,8 @@ class Trainer:
         info["status"] = "running"
         self.run_dir.write_info(info)
 
+        if run.tensorboard and self.tensorboard is None:  # a resumed run purges the events after its step
+            self.tensorboard = TensorBoardLog(self.run_dir.tensorboard_dir, purge_step=self.step + 1 if self.step else None)
         restore_sigint = self._catch_sigint()
         start = self._start = time.perf_counter()
         self._paused = 0.0
@@ -170,7 +175,7 @@ class Trainer:
                         events = logs.pop("events", None)
                         self._pending.append(logs)
                         if events:
-                            self.run_dir.log({"step": self.step, **plain(events)})
+                            self.log({"step": self.step, **plain(events)})
                         self._after_step(progress)
             if self._pending:
                 self._write_log_row()
@@ -181,6 +186,8 @@ class Trainer:
             raise
         finally:
             restore_sigint()
+            if self.tensorboard is not None:
+                self.tensorboard.writer.flush()
         compile_seconds = sum(c.compile_seconds for c in compiled)
         seconds = time.perf_counter() - start - compile_seconds  # the step rate excludes compilation
         self._finish_info(info, status, start, first_step, compile_seconds)
@@ -210,7 +217,7 @@ class Trainer:
         if self.evaluator is not None and step % self.cfg.eval.every == 0:
             seconds = self.train_seconds()
             paused = time.perf_counter()
-            self.run_dir.log({"step": step, "seconds": round(seconds, 4), "eval": self.evaluator()})
+            self.log({"step": step, "seconds": round(seconds, 4), "eval": self.evaluator()})
             self._paused += time.perf_counter() - paused
         if step % run.checkpoint_every == 0:
             self._checkpoint()
@@ -222,7 +229,7 @@ class Trainer:
         row = {"step": self.step, "seconds": round(self.train_seconds(), 4)}
         row.update({k: summarise(v.mean(0).cpu().numpy()) for k, v in stacked.items()})
         self._pending.clear()
-        self.run_dir.log(row)
+        self.log(row)
         return row
 
     def train_seconds(self) -> float:
@@ -261,7 +268,16 @@ class Trainer:
     def snapshot(self) -> None:
         """Samples from fixed latents, in the data's units: .npy always; for images also a PNG grid per player."""
         samples = to_data_space(self.data, self.game.sample(self.snapshot_latent).cpu().numpy())
-        self.run_dir.save_samples(self.step, np.asarray(samples, dtype=np.float32), images=self.data.kind == "images")
+        images = self.data.kind == "images"
+        self.run_dir.save_samples(self.step, np.asarray(samples, dtype=np.float32), images=images)
+        if images and self.tensorboard is not None:
+            self.tensorboard.grids(self.step, [image_grid(player[:64]) for player in samples])
+
+    def log(self, row: dict) -> None:
+        """One row of metrics.jsonl (and of the TensorBoard events, when on)."""
+        self.run_dir.log(row)
+        if self.tensorboard is not None:
+            self.tensorboard.row(row)
 
     def _finish_info(self, info: dict, status: str, start: float, first_step: int, compile_seconds: float) -> None:
         seconds = time.perf_counter() - start - compile_seconds
