@@ -54,3 +54,29 @@ def broken():
 
 def not_a_module():
     return torch.zeros(3)
+
+
+class ConditionalGenerator(nn.Module):
+    """A user's conditional generator: forward(z, y) with its own label embedding."""
+
+    def __init__(self, classes: int = 8):
+        super().__init__()
+        self.embed = nn.Embedding(classes, 4)
+        self.net = nn.Sequential(nn.Linear(2 + 4, WIDTH), nn.ReLU(), nn.Linear(WIDTH, 2))
+
+    def forward(self, z, y):
+        return self.net(torch.cat([z, self.embed(y)], dim=-1))
+
+
+class ConditionalCritic(nn.Module):
+    """A user's projection critic: forward(x, y)."""
+
+    def __init__(self, classes: int = 8):
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Linear(2, WIDTH), nn.LeakyReLU(0.2))
+        self.head = nn.Linear(WIDTH, 1)
+        self.embed = nn.Embedding(classes, WIDTH)
+
+    def forward(self, x, y):
+        h = self.trunk(x)
+        return self.head(h).squeeze(-1) + (self.embed(y) * h).sum(-1)

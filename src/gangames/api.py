@@ -172,15 +172,19 @@ class Run:
 
     def sample(self, num: int = 1000, seed: int = 0, step: int | None = None) -> np.ndarray:
         """Generator samples in the data's units from the newest (or named) checkpoint:
-        (players, num, *shape), or (num, *shape) for one pair."""
+        (players, num, *shape), or (num, *shape) for one pair; a conditional game's sample i is of
+        class i mod K."""
         from gangames.data.presets import to_data_space
         from gangames.training.restore import load_run
 
         if num < 1:
             raise ConfigError(f"num must be >= 1, got {num}")
+        from gangames.training.evaluation import balanced_labels
+
         run = load_run(self.path, step)
         z = run.game.players.latent((run.game.players.count, num), torch.Generator().manual_seed(seed))
-        samples = np.asarray(to_data_space(run.data, run.game.sample(z).cpu().numpy()), dtype=np.float32)
+        y = balanced_labels(run.game.players, num, z.device)  # a conditional game: every class in turn
+        samples = np.asarray(to_data_space(run.data, run.game.sample(z, y).cpu().numpy()), dtype=np.float32)
         return samples[0] if len(samples) == 1 else samples
 
     def resume(self, steps: int | None = None, **runtime) -> "Run":

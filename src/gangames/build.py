@@ -20,7 +20,7 @@ from gangames.games.registry import GAMES
 from gangames.games.two_player import Players
 from gangames.metrics.registry import METRICS
 from gangames.nets.ema import ParameterEMA
-from gangames.nets.registry import ROLES, build_players_of, choices
+from gangames.nets.registry import ROLES, build_players_of, choices, classes_of
 from gangames.nets.stacked import ACTIVATIONS
 from gangames.optim import OPTIMIZERS, Optimizer, OptimizerSettings, settings_of
 from gangames.plugins import is_reference, load_plugins, module_of_reference, origins
@@ -175,6 +175,7 @@ def build_players(cfg: Config, data, seeds: list[int], device: str | torch.devic
         Optimizer(list(discriminator.parameters()), settings_of(cfg.discriminator), count),
         cfg.generator.latent_dim,
         ema,
+        classes_of(data, cfg),
     )
 
 

@@ -78,6 +78,7 @@ class PlayerConfig:
 class GeneratorConfig(PlayerConfig):
     latent_dim: int | None = None  # 2 (MLP), 64 (DCGAN), 1 (the affine line)
     batch_norm: bool = True  # DCGAN generator only
+    label_embedding: int = 16  # conditional games: size of the built-in generator's label embedding
     ema: float = 0.0  # decay beta of the generator's moving average (e.g. 0.999); 0: off. When on, sampling
     #   and evaluation use the average (eval.json says which weights were evaluated)
     ema_rampup: bool = False  # beta_t = min(ema, (1 + t) / (10 + t)): the average forgets its start sooner
@@ -104,6 +105,8 @@ class GameConfig:
     dragan_scale: float | None = None  # A: 0.5, B: 1.0, gaussian: 0.5 (times the batch std)
     disc_steps: int | None = None
     clip: float | None = None  # WGAN weight clipping bound c; 0 disables
+    conditional: bool = False  # class-conditional: G(z, y) with a label embedding, D(x, y) a projection
+    #   discriminator (nets/conditional.py); labelled data only (a mixture's labels are its modes)
 
 
 @dataclass

@@ -54,6 +54,15 @@ class ImageDataset:
         index = torch.randint(len(self.images), (n,), generator=generator, device=generator.device)
         return self._on(generator.device)[index]
 
+    @property
+    def classes(self) -> int | None:
+        return None if self.labels is None else int(self.labels.max()) + 1
+
+    def sample_with_labels(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same draws as ``sample``, with each image's label."""
+        index = torch.randint(len(self.images), (n,), generator=generator, device=generator.device)
+        return self._on(generator.device)[index], self.labels.to(generator.device)[index]
+
 
 @dataclass(frozen=True)
 class StackedDataset:
@@ -82,6 +91,14 @@ class StackedDataset:
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         return self.sample_with_modes(n, generator)[0]
+
+    @property
+    def classes(self) -> int | None:
+        """Conditioned on its modes: 1000 classes (100 c1 + 10 c2 + c3)."""
+        return None if self.base.labels is None else 1000
+
+    def sample_with_labels(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.sample_with_modes(n, generator)
 
     def sample_with_modes(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
         index = torch.randint(len(self.base), (n, 3), generator=generator, device=generator.device)

@@ -47,10 +47,18 @@ class GaussianMixture:
         return self._cache[key]
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return self.sample_with_labels(n, generator)[0]
+
+    @property
+    def classes(self) -> int:
+        """A mixture's labels are its modes (a conditional game on ring8 has 8 classes)."""
+        return self.num_modes
+
+    def sample_with_labels(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         centres = self._centres_on(generator.device)
         modes = torch.randint(self.num_modes, (n,), generator=generator, device=generator.device)
         noise = torch.randn(n, self.dim, generator=generator, device=generator.device)
-        return centres[modes] + self.sigma * noise
+        return centres[modes] + self.sigma * noise, modes
 
     def log_density(self, x, smoothing: float = 0.0) -> np.ndarray:
         """Exact log p(x) in float64 (logsumexp over the modes).

@@ -43,11 +43,22 @@ class VectorDataset:
         return len(self.vectors)
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return self.sample_with_labels(n, generator)[0] if self.labels is not None else self._draw(n, generator)[0]
+
+    def _draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         key = str(generator.device)
         if key not in self._cache:
             self._cache[key] = self.vectors.to(generator.device)
         index = torch.randint(len(self.vectors), (n,), generator=generator, device=generator.device)
-        return self._cache[key][index]
+        return self._cache[key][index], index
+
+    @property
+    def classes(self) -> int | None:
+        return None if self.labels is None else int(self.labels.max()) + 1
+
+    def sample_with_labels(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        vectors, index = self._draw(n, generator)
+        return vectors, self.labels.to(generator.device)[index]
 
     def to_data_space(self, x):
         """Samples of the model's space in the data's own units (the inverse of the standardisation)."""

@@ -113,8 +113,8 @@ class AuctionGame:
     def optimizers(self):
         return {**self.inner.optimizers(), "auxiliary": self.aux_optimizer}
 
-    def sample(self, z: Tensor) -> Tensor:
-        return self.inner.sample(z)
+    def sample(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.inner.sample(z, y)
 
     def compiled_steps(self, compile_fn):
         """Compile the independent stage, played every step; the auction (every K steps) stays eager."""
@@ -132,35 +132,46 @@ class AuctionGame:
         inputs = self.inner.draw(data, batch_size, generator, step)
         if self.auction_after(step):
             n, m, own = self.players.count, self.rules.lot_size, self.stream
-            auction = {"lots": self.players.latent((n, m), own), "real": data.sample(m, own)}
+            auction = {"lots": self.players.latent((n, m), own)}
+            auction["real"], auction["real_labels"] = self.inner._real(data, (m,), own)
+            auction["lot_labels"] = self.players.labels((n, m), own)  # a conditional game's lots: labelled
             if self.rules.aux_update_generators:
                 auction["z_gen"] = self.players.latent((n, batch_size), own)
                 if self.inner.loss.relativistic:
-                    real = data.sample(n * batch_size, own)
-                    auction["real_gen"] = real.view(n, batch_size, *real.shape[1:])
-            inputs["auction"] = auction
+                    auction["real_gen"], auction["y_gen"] = self.inner._real(data, (n, batch_size), own)
+                else:
+                    auction["y_gen"] = self.players.labels((n, batch_size), own)
+            inputs["auction"] = {k: v for k, v in auction.items() if v is not None}
         return inputs
 
     # -- the auction -----------------------------------------------------------------------------
-    def score_all(self, samples: Tensor) -> Tensor:
-        """Every discriminator's score of the same (S, *shape) samples: (N, S), in one pass."""
+    def shared(self, samples: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """The same (S, *shape) samples (and labels) for every one of the N discriminators."""
         n = self.players.count
-        shared = samples.unsqueeze(0).expand(n, *samples.shape)
-        return to_score(self.players.discriminator(shared), self.rules.bid_space)
+        expanded = None if labels is None else labels.unsqueeze(0).expand(n, *labels.shape)
+        return samples.unsqueeze(0).expand(n, *samples.shape), expanded
 
-    def auction(self, lots_latent: Tensor, real: Tensor) -> dict[str, Tensor]:
+    def score_all(self, samples: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Every discriminator's score of the same (S, *shape) samples: (N, S), in one pass (a
+        conditional game scores each sample with its label)."""
+        return to_score(self.players.D(*self.shared(samples, labels)), self.rules.bid_space)
+
+    def auction(self, lots_latent: Tensor, real: Tensor, lot_labels: Tensor | None = None,
+                real_labels: Tensor | None = None) -> dict[str, Tensor]:
         n, m = lots_latent.shape[:2]
         with torch.no_grad():
-            lots = self.players.generator(lots_latent)  # (N, M, *shape)
+            lots = self.players.G(lots_latent, lot_labels)  # (N, M, *shape)
             flat = lots.reshape(n * m, *lots.shape[2:])
-            scores = self.score_all(torch.cat([flat, real]))
+            labels = None if lot_labels is None else torch.cat([lot_labels.reshape(n * m), real_labels])
+            scores = self.score_all(torch.cat([flat, real]), labels)
             lot_scores, real_scores = scores[:, : n * m].reshape(n, n, m), scores[:, n * m :]
             bids = bid_matrix(lot_scores, real_scores if self.rules.bid_mode == "centered" else None)
             value = auction_scores(bids, self.rules.score_rule)
             winner = value.argmax()
             best = best_discriminator(bids, winner, self.rules.best_rule)
         return {"bids": bids, "scores": value, "winner": winner, "best": best, "alignment_set": torch.cat([flat, real]),
-                "lots": lots, "real": real}
+                "alignment_labels": labels, "lots": lots, "lot_labels": lot_labels, "real": real,
+                "real_labels": real_labels}
 
     def alignment_loss(self, outputs: Tensor, best: Tensor) -> Tensor:
         """Per-player mean over the alignment set of the gap to the best discriminator: (N,).
@@ -175,31 +186,32 @@ class AuctionGame:
         scores = to_score(outputs, self.rules.bid_space)
         return (scores - scores.index_select(0, pick_best).detach()).pow(2).mean(-1)
 
-    def auxiliary_stage(self, result: dict, z_gen: Tensor | None, real_gen: Tensor | None = None) -> dict[str, Tensor]:
-        D = self.players.discriminator
-        n = self.players.count
+    def auxiliary_stage(self, result: dict, z_gen: Tensor | None, real_gen: Tensor | None = None,
+                        y_gen: Tensor | None = None) -> dict[str, Tensor]:
+        players = self.players
+        n = players.count
         best = result["best"]
         frozen = torch.arange(n, device=best.device) == best
-        params = list(D.parameters())
-        shared = result["alignment_set"].unsqueeze(0).expand(n, *result["alignment_set"].shape)
+        params = list(players.discriminator.parameters())
+        shared = self.shared(result["alignment_set"], result.get("alignment_labels"))
         before = None
         for _ in range(self.rules.aux_steps):
-            gap = self.alignment_loss(D(shared), best)
+            gap = self.alignment_loss(players.D(*shared), best)
             before = gap.detach() if before is None else before
             loss = self.rules.aux_weight * gap
             if self.rules.aux_plus_gan:
-                real = result["real"].unsqueeze(0).expand(n, *result["real"].shape)
-                loss = loss + self.inner.loss.discriminator(D(real), D(result["lots"]))
+                real = self.shared(result["real"], result.get("real_labels"))
+                loss = loss + self.inner.loss.discriminator(players.D(*real), players.D(result["lots"], result.get("lot_labels")))
             self.aux_optimizer.step(torch.autograd.grad(loss.masked_fill(frozen, 0.0).sum(), params), frozen=frozen)
             self.inner.clip_weights(params)
-            self.players.discriminator_updated(frozen)
+            players.discriminator_updated(frozen)
         with torch.no_grad():
-            after = self.alignment_loss(D(shared), best)
+            after = self.alignment_loss(players.D(*shared), best)
         if z_gen is not None:  # one step for every generator but the winner's, against its aligned partner
-            g_loss = self.inner.generator_loss(z_gen, real_gen)
-            g_params = list(self.players.generator.parameters())
+            g_loss = self.inner.generator_loss(z_gen, real_gen, None, y_gen)
+            g_params = list(players.generator.parameters())
             winner = torch.arange(n, device=best.device) == result["winner"]
-            self.players.generator_opt.step(torch.autograd.grad(g_loss.sum(), g_params), frozen=winner)
+            players.generator_opt.step(torch.autograd.grad(g_loss.sum(), g_params), frozen=winner)
         return {"disagreement_before": before, "disagreement_after": after}
 
     def step(self, inputs: dict) -> dict:
@@ -217,8 +229,9 @@ class AuctionGame:
             logs += inner_steps(rounds[start:end])
             start = end
             if "auction" in inputs:
-                result = self.auction(inputs["auction"]["lots"], inputs["auction"]["real"])
-                aligned = self.auxiliary_stage(result, inputs["auction"].get("z_gen"), inputs["auction"].get("real_gen"))
+                lots = inputs["auction"]
+                result = self.auction(lots["lots"], lots["real"], lots.get("lot_labels"), lots.get("real_labels"))
+                aligned = self.auxiliary_stage(result, lots.get("z_gen"), lots.get("real_gen"), lots.get("y_gen"))
                 logs[-1]["events"] = {"auction": {"bids": result["bids"], "scores": result["scores"],
                                                   "winner": result["winner"], "best": result["best"], **aligned}}
         return logs

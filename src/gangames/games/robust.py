@@ -109,14 +109,16 @@ class RobustGame(TwoPlayerGame):
         return self.defends(step) != self.defends(step + 1)
 
     # -- the defenders ---------------------------------------------------------------------------
-    def defend(self, real: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        """The defenders' moves delta (of the samples, or in feature mode of their features), detached."""
+    def defend(self, real: Tensor, y: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        """The defenders' moves delta (of the samples, or in feature mode of their features),
+        detached. In a conditional game they move x (or its features), never the label y."""
         D, r = self.players.discriminator, self.rules
+        labels = () if y is None else (y,)
         if r.mode == "feature":
             start = D.features(real).detach()
 
             def objective(delta):
-                return D.score_features(start + delta) - self.gamma * transport_cost(delta, r.cost == "sq_per_dim")
+                return D.score_features(start + delta, *labels) - self.gamma * transport_cost(delta, r.cost == "sq_per_dim")
         elif r.mode == "feature-cost":
             start = real.detach()
             anchor = D.features(start).detach()
@@ -124,12 +126,12 @@ class RobustGame(TwoPlayerGame):
             def objective(delta):
                 moved = D.features(start + delta)
                 cost = (moved - anchor).flatten(start_dim=2).pow(2).sum(-1)
-                return D.score_features(moved) - self.gamma * cost
+                return D.score_features(moved, *labels) - self.gamma * cost
         else:
             start = real.detach()
 
             def objective(delta):
-                return D(start + delta) - self.gamma * transport_cost(delta, r.cost == "sq_per_dim")
+                return self.players.D(start + delta, y) - self.gamma * transport_cost(delta, r.cost == "sq_per_dim")
 
         delta, values = ascend(objective, start, r.steps, self.step_size, self.radius)
         stats = {"transport": delta.flatten(start_dim=2).norm(dim=-1).mean(-1), "ascent_gain": values[-1] - values[0]}
@@ -141,25 +143,27 @@ class RobustGame(TwoPlayerGame):
             loss, logs = super().discriminator_objective(inputs, k)
             zero = torch.zeros_like(loss)
             return loss, {**logs, "transport": zero, "ascent_gain": zero}
-        D, G = self.players.discriminator, self.players.generator
+        players, D = self.players, self.players.discriminator
+        y = inputs["y_real"][k] if "y_real" in inputs else None  # a conditional game's fakes carry these too
+        labels = () if y is None else (y,)
         raw_real = inputs["real"][k]
         with torch.no_grad():
-            raw_fake = G(inputs["z_disc"][k])
+            raw_fake = players.G(inputs["z_disc"][k], y)
         # DiffAugment, when on: the defenders and the critic's loss see augmented images; the
         # penalty reads them as they are (as in every game).
         both = self.augmented(torch.cat([raw_real, raw_fake], dim=1), self.augment_noise(inputs, k))
         real, fake = both.split(raw_real.shape[1], dim=1)
-        delta, logs = self.defend(real)
+        delta, logs = self.defend(real, y)
         if self.rules.mode == "feature":
             # The move is fixed, the features stay live: the real term trains the encoder as in
             # WGAN-GP, so that delta = 0 is exactly WGAN-GP (papers.md's sketch detaches them).
             hard = D.features(real) + delta
-            real_out = D.score_features(hard)
+            real_out = D.score_features(hard, *labels)
             fake_features = D.features(fake)
-            fake_out = D.score_features(fake_features)
+            fake_out = D.score_features(fake_features, *labels)
         else:
-            real_out = D(real + delta)
-            fake_out = D(fake)
+            real_out = players.D(real + delta, y)
+            fake_out = players.D(fake, y)
         if self.rules.hard_fraction < 1:
             keep = max(1, math.ceil(self.rules.hard_fraction * real_out.shape[-1]))
             real_out = real_out.topk(keep, dim=-1).values
@@ -167,12 +171,13 @@ class RobustGame(TwoPlayerGame):
         logs.update({"d_real": real_out.detach().mean(-1), "d_fake": fake_out.detach().mean(-1)})
         if self.penalty is not None:
             noise = {name: value[k] for name, value in inputs["noise"].items()}
-            penalty = self.penalty(D, raw_real, raw_fake, noise)
+            penalty = self.penalty(players.critic(y), raw_real, raw_fake, noise)
             loss = loss + self.penalty_weight * penalty
             logs["penalty"] = penalty.detach()
             if self.rules.mode == "feature" and self.rules.feature_penalty_weight > 0:
                 noise = {name: value[k] for name, value in inputs["feature_noise"].items()}
-                feature_penalty = self.feature_penalty(D.score_features, hard.detach(), fake_features.detach(), noise)
+                head = (lambda h: D.score_features(h, *labels))
+                feature_penalty = self.feature_penalty(head, hard.detach(), fake_features.detach(), noise)
                 loss = loss + self.feature_penalty_weight * feature_penalty
         return loss, logs
 

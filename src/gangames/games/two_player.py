@@ -49,6 +49,7 @@ class Players:
     discriminator_opt: Optimizer
     latent_dim: int
     ema: ParameterEMA | None = None  # the generator's moving average (generator.ema), when on
+    classes: int | None = None  # class-conditional players: G(z, y), D(x, y) (game.conditional)
 
     @property
     def count(self) -> int:
@@ -57,6 +58,23 @@ class Players:
     def latent(self, lead: tuple[int, ...], generator: torch.Generator) -> Tensor:
         """z ~ N(0, I) of shape (*lead, latent_dim)."""
         return torch.randn((*lead, self.latent_dim), generator=generator, device=generator.device)
+
+    def labels(self, lead: tuple[int, ...], generator: torch.Generator) -> Tensor | None:
+        """Uniformly drawn class labels of shape ``lead`` for generated samples (None if unconditional)."""
+        if self.classes is None:
+            return None
+        return torch.randint(self.classes, lead, generator=generator, device=generator.device)
+
+    # The players as every game calls them: y is the labels of a conditional game, else None.
+    def G(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.generator(z) if y is None else self.generator(z, y)
+
+    def D(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.discriminator(x) if y is None else self.discriminator(x, y)
+
+    def critic(self, y: Tensor | None = None):
+        """The discriminator as a function of samples alone (labels bound), for penalties and defenders."""
+        return self.discriminator if y is None else (lambda x: self.discriminator(x, y))
 
     def modules(self) -> dict[str, nn.Module]:
         return {"generator": self.generator, "discriminator": self.discriminator}
@@ -76,12 +94,12 @@ class Players:
         if self.ema is not None:
             self.ema.update()
 
-    def generate(self, z: Tensor) -> Tensor:
+    def generate(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         """Samples for evaluation and snapshots: from the averaged weights when the average is on."""
         if self.ema is None:
-            return self.generator(z)
+            return self.G(z, y)
         with self.ema.swapped():
-            return self.generator(z)
+            return self.G(z, y)
 
 
 class TwoPlayerGame:
@@ -117,24 +135,28 @@ class TwoPlayerGame:
         return False
 
     @torch.no_grad()
-    def sample(self, z: Tensor) -> Tensor:
-        """Generator samples for latents z of shape (P, n, latent_dim): (P, n, *sample) (from the
-        generator's average when generator.ema is on)."""
-        return self.players.generate(z)
+    def sample(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """Generator samples for latents z of shape (P, n, latent_dim) (and labels y (P, n) of a
+        conditional game): (P, n, *sample), from the generator's average when generator.ema is on."""
+        return self.players.generate(z, y)
 
     # -- randomness ------------------------------------------------------------------------------
     def draw(self, data, batch_size: int, generator: torch.Generator, step: int = 0) -> dict:
         """Everything random step number ``step`` consumes, for every discriminator step and player."""
-        lead = (self.disc_steps, self.players.count, batch_size)
-        real = data.sample(lead[0] * lead[1] * lead[2], generator)
-        real = real.view(*lead, *real.shape[1:])
+        lead, conditional = (self.disc_steps, self.players.count, batch_size), self.players.classes is not None
+        real, labels = self._real(data, lead, generator)
         inputs = {"real": real, "z_disc": self.players.latent(lead, generator), "noise": {}}
+        if conditional:  # the critic's fakes carry the real batch's labels (one label per penalty point)
+            inputs["y_real"] = labels
         if self.penalty is not None:
             inputs["noise"] = self.penalty.draw(lead, tuple(real.shape[3:]), generator)
         inputs["z_gen"] = self.players.latent(lead[1:], generator)
         if self.loss.relativistic:  # the generator's loss pairs its samples with a real batch
-            real = data.sample(lead[1] * lead[2], generator)
-            inputs["real_gen"] = real.view(*lead[1:], *real.shape[1:])
+            inputs["real_gen"], gen_labels = self._real(data, lead[1:], generator)
+            if conditional:
+                inputs["y_gen"] = gen_labels
+        elif conditional:
+            inputs["y_gen"] = self.players.labels(lead[1:], generator)
         if self.augment:
             shape = tuple(inputs["real"].shape[3:])
             inputs["augment"] = {"disc": augment.draw(self.augment, (*lead[:2], 2 * lead[2]), shape, generator),
@@ -143,39 +165,53 @@ class TwoPlayerGame:
                 inputs["augment"]["gen_real"] = augment.draw(self.augment, lead[1:], shape, generator)
         return inputs
 
+    def _real(self, data, lead: tuple[int, ...], generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+        """Real samples shaped (*lead, *sample), and their labels in a conditional game."""
+        n = 1
+        for size in lead:
+            n *= size
+        if self.players.classes is None:
+            real, labels = data.sample(n, generator), None
+        else:
+            real, labels = data.sample_with_labels(n, generator)
+            labels = labels.view(lead)
+        return real.view(*lead, *real.shape[1:]), labels
+
     def augmented(self, images: Tensor, noise: dict | None) -> Tensor:
         """What the discriminator sees of ``images`` in the GAN losses (DiffAugment, when on)."""
         return images if not noise else augment.apply(images, noise, self.augment)
 
     # -- the two objectives ----------------------------------------------------------------------
     def discriminator_loss(self, real: Tensor, z: Tensor, noise: dict[str, Tensor],
-                           augment_noise: dict | None = None) -> tuple[Tensor, dict]:
-        D, G = self.players.discriminator, self.players.generator
+                           augment_noise: dict | None = None, y: Tensor | None = None) -> tuple[Tensor, dict]:
+        players = self.players
         with torch.no_grad():
-            fake = G(z)
+            fake = players.G(z, y)
         # One pass over real and fake together (no batch norm in D, so this is the same function).
         both = self.augmented(torch.cat([real, fake], dim=1), augment_noise)
-        real_out, fake_out = D(both).split(real.shape[1], dim=1)
+        real_out, fake_out = players.D(both, None if y is None else torch.cat([y, y], dim=1)).split(real.shape[1], dim=1)
         loss = self.loss.discriminator(real_out, fake_out)
         logs = {"d_real": real_out.detach().mean(-1), "d_fake": fake_out.detach().mean(-1)}
         if self.penalty is not None:
-            penalty = self.penalty(D, real, fake, noise)
+            penalty = self.penalty(players.critic(y), real, fake, noise)
             loss = loss + self.penalty_weight * penalty
             logs["penalty"] = penalty.detach()
         return loss, logs
 
-    def generator_loss(self, z: Tensor, real: Tensor | None = None, augment_noise: dict | None = None) -> Tensor:
-        D, noise = self.players.discriminator, augment_noise or {}
-        fake = D(self.augmented(self.players.generator(z), noise.get("gen")))
+    def generator_loss(self, z: Tensor, real: Tensor | None = None, augment_noise: dict | None = None,
+                       y: Tensor | None = None) -> Tensor:
+        players, noise = self.players, augment_noise or {}
+        fake = players.D(self.augmented(players.G(z, y), noise.get("gen")), y)
         if not self.loss.relativistic:
             return self.loss.generator(fake)
-        return self.loss.generator(fake, D(self.augmented(real, noise.get("gen_real"))))
+        return self.loss.generator(fake, players.D(self.augmented(real, noise.get("gen_real")), y))
 
     # -- one step of play -----------------------------------------------------------------------
     def discriminator_objective(self, inputs: dict, k: int) -> tuple[Tensor, dict]:
         """The loss of discriminator step k (a game built on this one may change what it sees)."""
         noise = {name: value[k] for name, value in inputs["noise"].items()}
-        return self.discriminator_loss(inputs["real"][k], inputs["z_disc"][k], noise, self.augment_noise(inputs, k))
+        y = inputs["y_real"][k] if "y_real" in inputs else None
+        return self.discriminator_loss(inputs["real"][k], inputs["z_disc"][k], noise, self.augment_noise(inputs, k), y)
 
     @staticmethod
     def augment_noise(inputs: dict, k: int) -> dict | None:
@@ -200,8 +236,9 @@ class TwoPlayerGame:
             for p in params:
                 p.clamp_(-self.clip, self.clip)
 
-    def generator_step(self, z: Tensor, real: Tensor | None = None, augment_noise: dict | None = None) -> dict[str, Tensor]:
-        loss = self.generator_loss(z, real, augment_noise)
+    def generator_step(self, z: Tensor, real: Tensor | None = None, augment_noise: dict | None = None,
+                       y: Tensor | None = None) -> dict[str, Tensor]:
+        loss = self.generator_loss(z, real, augment_noise, y)
         params = list(self.players.generator.parameters())
         self.players.generator_opt.step(torch.autograd.grad(loss.sum(), params))
         return {"g_loss": loss.detach()}
@@ -210,7 +247,7 @@ class TwoPlayerGame:
         """One round of play; returns per-player (P,) statistics of the last discriminator step."""
         for k in range(self.disc_steps):
             logs = self.discriminator_step(inputs, k)
-        logs.update(self.generator_step(inputs["z_gen"], inputs.get("real_gen"), inputs.get("augment")))
+        logs.update(self.generator_step(inputs["z_gen"], inputs.get("real_gen"), inputs.get("augment"), inputs.get("y_gen")))
         return logs
 
     def steps(self, rounds: list[dict]) -> list[dict[str, Tensor]]:

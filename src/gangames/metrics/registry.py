@@ -33,6 +33,7 @@ class Context:
     data: object
     settings: EvalConfig
     shared: dict = field(default_factory=dict)  # computed once per evaluation (reference features)
+    labels: np.ndarray | None = None  # a conditional game's labels of the generated samples, (n,)
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,10 @@ class Metric:
     compute: Callable[[Context], dict[str, float]]
 
 
-def data_kinds(data) -> set[str]:
-    kinds = {"vectors"} if hasattr(data, "dim") else set()
-    if isinstance(data, (ImageDataset, StackedDataset)):
-        kinds.add("images")
+def data_kinds(data, conditional: bool = False) -> set[str]:
+    kinds = {getattr(data, "kind", "vectors")}
+    if conditional:
+        kinds.add("conditional")
     if isinstance(data, StackedDataset):
         kinds.add("stacked")
     if isinstance(data, GaussianMixture):
@@ -144,6 +145,22 @@ def _stacked(ctx: Context) -> dict[str, float]:
     return stacked_modes(labels)
 
 
+def _class_accuracy(ctx: Context) -> dict[str, float]:
+    """The share of conditional samples that are of the class they were asked for: by the shipped
+    classifier for images (Stacked: all three channels right), by the mode a sample lands at
+    (within 3 sigma) for a mixture."""
+    if isinstance(ctx.data, GaussianMixture):
+        from gangames.metrics.mixture import nearest_modes
+
+        index, distance = nearest_modes(ctx.samples.reshape(len(ctx.samples), -1), ctx.data.centres)
+        right = (index == ctx.labels) & (distance <= 3 * ctx.data.sigma)
+        return {"class_accuracy": float(right.mean())}
+    per_channel = _extractor(ctx).logits_per_channel(ctx.samples).argmax(-1)  # (n, channels)
+    predicted = per_channel[:, 0] if per_channel.shape[1] == 1 else \
+        (per_channel * (10 ** np.arange(per_channel.shape[1])[::-1])).sum(-1)  # Stacked: 100 c1 + 10 c2 + c3
+    return {"class_accuracy": float((predicted == ctx.labels).mean())}
+
+
 def _js(ctx: Context) -> dict[str, float]:
     exact = ctx.data.log_density if isinstance(ctx.data, GaussianMixture) else None
     return {"js": js_divergence(ctx.samples, ctx.reference, ctx.settings.js_bandwidth, ctx.settings.seed, exact)}
@@ -184,6 +201,9 @@ METRICS: dict[str, Metric] = {
                               "images", {"is": "higher", "is_std": "lower"}, _inception_score),
     "stacked_modes": Metric("Stacked Fashion-MNIST: modes covered of 1000 and KL(mode histogram || uniform)",
                             "stacked", {"stacked_modes": "higher", "stacked_kl": "lower"}, _stacked),
+    "class_accuracy": Metric("conditional games: share of samples of the class asked for (the shipped classifier; "
+                             "a mixture: the mode they land at, within 3 sigma)", "conditional",
+                             {"class_accuracy": "higher"}, _class_accuracy),
     "line": Metric("line-d: angle (degrees) and offset to the data line, W1 along it, solved (angle < 1, offset < 0.05)",
                    "line", {"angle": "lower", "offset": "lower", "line_w1": "lower", "solved": "higher"},
                    lambda c: line_metrics(c.samples, c.data.origin, c.data.direction, c.reference)),
@@ -201,17 +221,17 @@ DEFAULTS = {
 DIVERGENCES = ("js", "w1", "w2", "sliced_w2")
 
 
-def default_metrics(data) -> list[str]:
+def default_metrics(data, conditional: bool = False) -> list[str]:
     kinds = data_kinds(data)
     for kind in ("stacked", "images", "mixture", "line", "vectors"):
         if kind in kinds:
-            return list(DEFAULTS[kind])
+            return list(DEFAULTS[kind]) + (["class_accuracy"] if conditional else [])
     return []
 
 
-def check_metrics(names: list[str], data, preset: str) -> list[str]:
+def check_metrics(names: list[str], data, preset: str, conditional: bool = False) -> list[str]:
     """The metrics to compute: the given names (checked against the data), or the data's defaults."""
-    kinds = data_kinds(data)
+    kinds = data_kinds(data, conditional)
     for name in names:
         if name not in METRICS:
             raise ConfigError(f"unknown metric {name!r}; choose one of: {', '.join(sorted(METRICS))}")
@@ -219,9 +239,10 @@ def check_metrics(names: list[str], data, preset: str) -> list[str]:
         if needs not in kinds:
             what = {"mixture": "a Gaussian mixture with known modes", "line": "the line-d data",
                     "vectors": "vector-valued data", "images": "image data",
-                    "stacked": "Stacked Fashion-MNIST"}[needs]
-            raise ConfigError(f"metric {name!r} needs {what}; data preset {preset!r} is not")
-    return list(names) or default_metrics(data)
+                    "stacked": "Stacked Fashion-MNIST", "conditional": "a class-conditional game (game.conditional)"}[needs]
+            raise ConfigError(f"metric {name!r} needs {what}; data preset {preset!r} is not"
+                              + (" (or the game is not conditional)" if needs == "conditional" else ""))
+    return list(names) or default_metrics(data, conditional)
 
 
 def evaluate_player(ctx: Context, names: list[str]) -> dict[str, float]:
@@ -262,10 +283,12 @@ def metric_label(key: str, settings: EvalConfig) -> str:
     return labels.get(key, key)
 
 
-def evaluate(samples, reference, data, names: list[str], settings: EvalConfig) -> dict:
-    """Evaluate samples of shape (P, n, *shape) against fresh real ``reference`` samples (n, *shape)."""
+def evaluate(samples, reference, data, names: list[str], settings: EvalConfig, labels=None) -> dict:
+    """Evaluate samples of shape (P, n, *shape) against fresh real ``reference`` samples (n, *shape);
+    ``labels`` (P, n): a conditional game's labels of the samples."""
     shared: dict = {}
-    per_player = [evaluate_player(Context(s, reference, data, settings, shared), names) for s in samples]
+    per_player = [evaluate_player(Context(s, reference, data, settings, shared, None if labels is None else labels[p]),
+                                  names) for p, s in enumerate(samples)]
     return combine_players(per_player)
 
 

@@ -118,17 +118,18 @@ class StackedModule(nn.Module):
         buffers = {f"module.{name}": getattr(self, f"buffer_{i}") for i, name in enumerate(self._buffer_names)}
         return params, buffers
 
-    def _vmapped(self, method: str, x: torch.Tensor) -> torch.Tensor:
+    def _vmapped(self, method: str, *inputs: torch.Tensor) -> torch.Tensor:
+        """The method on every player's slice of ``inputs`` (each (P, B, ...): samples, and labels)."""
         call = self._calls[method]
         params, buffers = self._state()
         if self.players == 1:  # one player: its parameters' only slice, no vmap (the same numbers, less overhead)
             first = {k: v[0] for k, v in params.items()}, {k: v[0] for k, v in buffers.items()}
-            return functional_call(call, first, (x[0],)).unsqueeze(0)
+            return functional_call(call, first, tuple(x[0] for x in inputs)).unsqueeze(0)
 
-        def one(p, b, xi):
-            return functional_call(call, (p, b), (xi,))
+        def one(p, b, *xs):
+            return functional_call(call, (p, b), xs)
 
-        return vmap(one)(params, buffers, x)
+        return vmap(one)(params, buffers, *inputs)
 
     def _scores(self, out: torch.Tensor, what: str) -> torch.Tensor:
         if out.dim() == 3 and out.shape[-1] == 1:
@@ -138,8 +139,8 @@ class StackedModule(nn.Module):
                               f"got {tuple(out.shape[1:])} per batch")
         return out
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self._vmapped("forward", x)
+    def forward(self, x: torch.Tensor, *labels: torch.Tensor) -> torch.Tensor:
+        out = self._vmapped("forward", x, *labels)
         return self._scores(out, "output") if self.score_output else out
 
     # -- the critic protocol (when the module has it) ---------------------------------------------
@@ -151,8 +152,8 @@ class StackedModule(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self._vmapped("features", x)
 
-    def score_features(self, h: torch.Tensor) -> torch.Tensor:
-        return self._scores(self._vmapped("score_features", h), "score_features")
+    def score_features(self, h: torch.Tensor, *labels: torch.Tensor) -> torch.Tensor:
+        return self._scores(self._vmapped("score_features", h, *labels), "score_features")
 
     def player(self, p: int) -> nn.Module:
         """Player p as a plain module of the user's class, with its current weights."""
@@ -164,7 +165,7 @@ class StackedModule(nn.Module):
 
 
 def user_players(factory: Callable[[], nn.Module], seeds: Sequence[int], role: str, probe: torch.Tensor,
-                 sample_shape: tuple[int, ...], spectral_norm: bool = False) -> StackedModule:
+                 sample_shape: tuple[int, ...], spectral_norm: bool = False, classes: int | None = None) -> StackedModule:
     """P = len(seeds) players of ``role`` from a factory, checked on a probe batch (B, *input).
 
     A generator must map latents to samples of ``sample_shape``; its batch norm layers use batch
@@ -186,14 +187,16 @@ def user_players(factory: Callable[[], nn.Module], seeds: Sequence[int], role: s
         for module in copies:
             torch.func.replace_all_batch_norm_modules_(module)
     stacked = StackedModule(copies, score_output=critic, spectral_norm=spectral_norm)
+    labels = (torch.zeros(len(seeds), probe.shape[0], dtype=torch.long),) if classes else ()
     try:
         with torch.no_grad():
-            out = stacked(probe.unsqueeze(0).expand(len(seeds), *probe.shape))
+            out = stacked(probe.unsqueeze(0).expand(len(seeds), *probe.shape), *labels)
     except ConfigError:
         raise
     except Exception as err:
-        raise ConfigError(f"{role} {name} failed on a batch of inputs of shape {tuple(probe.shape)} (run as "
-                          f"{len(seeds)} players under torch.func.vmap): {_first_line(err)}") from None
+        called = "(inputs, labels)" if classes else "inputs"
+        raise ConfigError(f"{role} {name} failed on a batch of {called}, inputs of shape {tuple(probe.shape)} (run "
+                          f"as {len(seeds)} players under torch.func.vmap): {_first_line(err)}") from None
     if not critic and tuple(out.shape[2:]) != tuple(sample_shape):
         raise ConfigError(f"generator {name} returned shape {tuple(out.shape[2:])} per sample for latents of shape "
                           f"{tuple(probe.shape[1:])}; the data's samples have shape {tuple(sample_shape)} "

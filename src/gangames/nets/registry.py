@@ -10,6 +10,7 @@ them as one computation (``nets/functional.py``).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 from gangames.errors import ConfigError
+from gangames.nets.conditional import ConditionalGenerator, ProjectionCritic
 from gangames.nets.conv import conv_critic, conv_generator
 from gangames.nets.functional import user_players
 from gangames.nets.stacked import StackedLine, apply_spectral_norm, init_players, mlp, mlp_critic
@@ -89,20 +91,41 @@ def sample_shape(data) -> tuple[int, ...]:
     return tuple(data.sample_shape)
 
 
+def classes_of(data, cfg) -> int | None:
+    """The number of classes a conditional game plays with (None for an unconditional one)."""
+    if not cfg.game.conditional:
+        return None
+    classes = getattr(data, "classes", None)
+    if not classes or not hasattr(data, "sample_with_labels"):
+        raise ConfigError(f"game.conditional needs labelled data; data preset {cfg.data.preset!r} has no labels")
+    return classes
+
+
 def build_players_of(role: str, cfg, data, seeds: Sequence[int]) -> nn.Module:
-    """P = len(seeds) players of ``role``, player p initialised from ``seeds[p]`` alone."""
+    """P = len(seeds) players of ``role``, player p initialised from ``seeds[p]`` alone (class-conditional
+    ones, nets/conditional.py, when game.conditional)."""
     player = getattr(cfg, role)
     init_seeds = [derive_seed(s, INIT_KEY[role]) for s in seeds]
     normalised = role == "discriminator" and cfg.discriminator.spectral_norm
+    classes = classes_of(data, cfg)
     if is_reference(player.net):
         factory = resolve(player.net)
         if not callable(factory):
             raise ConfigError(f"{role}.net = {player.net} is not callable (a factory returning an nn.Module)")
         shape = sample_shape(data)
         probe = torch.zeros(2, cfg.generator.latent_dim) if role == "generator" else torch.zeros(2, *shape)
-        return user_players(factory, init_seeds, role, probe, shape, spectral_norm=normalised)
+        return user_players(factory, init_seeds, role, probe, shape, spectral_norm=normalised, classes=classes)
     net = NETS[player.net]
-    module = getattr(net, role)(len(seeds), cfg, data)
+    count = len(seeds)
+    if role == "generator" and classes:  # the base generator reads [z, embedding]
+        widened = copy.deepcopy(cfg)
+        widened.generator.latent_dim += cfg.generator.label_embedding
+        module = ConditionalGenerator(net.generator(count, widened, data), count, classes, cfg.generator.label_embedding)
+    else:
+        module = getattr(net, role)(count, cfg, data)
+    if role == "discriminator" and classes:
+        features = module.features(torch.zeros(count, 1, *sample_shape(data))).shape[-1]
+        module = ProjectionCritic(module, count, classes, features)
     init_players(module, init_seeds)
     if role == "generator" and net.after_init is not None:
         net.after_init(module, cfg, data, seeds)

@@ -23,13 +23,17 @@ class Evaluator:
     def __init__(self, cfg: Config, data, game, samples: int | None = None, metrics: list[str] | None = None):
         self.cfg, self.data, self.game = cfg, data, game
         self.samples = samples or cfg.eval.samples
-        self.metrics = check_metrics(metrics if metrics is not None else cfg.eval.metrics, data, cfg.data.preset)
+        conditional = game.players.classes is not None
+        self.metrics = check_metrics(metrics if metrics is not None else cfg.eval.metrics, data, cfg.data.preset,
+                                     conditional)
         if "modes" in self.metrics and self.samples < cfg.eval.mode_samples:
             raise MetricError(f"metric 'modes' counts modes among eval.mode_samples = {cfg.eval.mode_samples} samples, "
                               f"but {self.samples} are drawn: raise eval.samples (or --num) or lower eval.mode_samples")
         device = next(game.players.generator.parameters()).device
         latent_rng = torch.Generator(device=device).manual_seed(derive_seed(cfg.eval.seed, EVAL_LATENT))
         self.latent = game.players.latent((game.players.count, self.samples), latent_rng)
+        # A conditional game's samples are asked for every class in turn (balanced labels).
+        self.labels = balanced_labels(game.players, self.samples, device)
         real_rng = torch.Generator().manual_seed(derive_seed(cfg.eval.seed, EVAL_REAL))
         reference = data.sample(self.samples, real_rng)
         # Vectors as float64 arrays in the data's units; images stay float32 tensors (26k Stacked
@@ -42,12 +46,21 @@ class Evaluator:
 
     def generated(self, chunk: int = 1000):
         """Samples of every player from the fixed latents, (P, n, *shape), drawn in chunks."""
-        parts = [self.game.sample(z).cpu() for z in self.latent.split(chunk, dim=1)]
+        labels = [None] * len(self.latent.split(chunk, dim=1)) if self.labels is None else self.labels.split(chunk, dim=1)
+        parts = [self.game.sample(z, y).cpu() for z, y in zip(self.latent.split(chunk, dim=1), labels)]
         samples = torch.cat(parts, dim=1)
         return samples if self.images else self._vectors(samples)
 
     def __call__(self) -> dict:
-        return evaluate(self.generated(), self.reference, self.data, self.metrics, self.cfg.eval)
+        labels = None if self.labels is None else self.labels.cpu().numpy()
+        return evaluate(self.generated(), self.reference, self.data, self.metrics, self.cfg.eval, labels)
+
+
+def balanced_labels(players, n: int, device) -> torch.Tensor | None:
+    """Labels 0, 1, ..., K-1, 0, 1, ... for n samples of every player (None for an unconditional game)."""
+    if players.classes is None:
+        return None
+    return (torch.arange(n, device=device) % players.classes).expand(players.count, n)
 
 
 def evaluate_run(path, num: int | None = None, metrics: list[str] | None = None, step: int | None = None) -> dict:

@@ -28,7 +28,7 @@ from gangames.io import image_grid
 from gangames.seeds import SNAPSHOT, STREAM, derive_seed
 from gangames.training import checkpoint
 from gangames.training.compiled import GuardedCompile, compile_function
-from gangames.training.evaluation import Evaluator
+from gangames.training.evaluation import Evaluator, balanced_labels
 from gangames.training.progress import Progress
 from gangames.training.run_dir import RunDir, now
 from gangames.training.tensorboard import TensorBoardLog
@@ -80,6 +80,7 @@ class Trainer:
         self.stream = torch.Generator(device=self.device).manual_seed(derive_seed(run.seed, STREAM))
         snapshot_rng = torch.Generator(device=self.device).manual_seed(derive_seed(run.seed, SNAPSHOT))
         self.snapshot_latent = self.game.players.latent((self.game.players.count, run.snapshot_size), snapshot_rng)
+        self.snapshot_labels = balanced_labels(self.game.players, run.snapshot_size, self.device)
         self.evaluator = Evaluator(self.cfg, self.data, self.game) if self.cfg.eval.every else None
         self.step = 0
         self._compiled: list[GuardedCompile] = []
@@ -267,7 +268,7 @@ class Trainer:
     @torch.no_grad()
     def snapshot(self) -> None:
         """Samples from fixed latents, in the data's units: .npy always; for images also a PNG grid per player."""
-        samples = to_data_space(self.data, self.game.sample(self.snapshot_latent).cpu().numpy())
+        samples = to_data_space(self.data, self.game.sample(self.snapshot_latent, self.snapshot_labels).cpu().numpy())
         images = self.data.kind == "images"
         self.run_dir.save_samples(self.step, np.asarray(samples, dtype=np.float32), images=images)
         if images and self.tensorboard is not None:
