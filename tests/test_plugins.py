@@ -14,6 +14,7 @@ from gangames import build
 from gangames.cli import app
 from gangames.games.entry import Panel
 from gangames.games.two_player import TwoPlayer, TwoPlayerGame
+from gangames.seeds import Streams
 
 SMALL = {"generator": {"hidden": [16]}, "discriminator": {"hidden": [16]}, "data": {"batch_size": 32},
          "eval": {"samples": 400, "mode_samples": 400}}
@@ -32,9 +33,9 @@ class FeatureMatchingGame(TwoPlayerGame):
         super().__init__(base.players, base.loss)
         self.weight = weight
 
-    def draw(self, data, batch_size, generator, step=0):
-        inputs = super().draw(data, batch_size, generator, step)
-        real = data.sample(self.players.count * batch_size, generator)
+    def draw(self, data, batch_size, streams, step=0):
+        inputs = super().draw(data, batch_size, streams, step)
+        real = data.sample(self.players.count * batch_size, Streams.of(streams).data)  # real data: the data stream
         inputs["real_gen"] = real.view(self.players.count, batch_size, *real.shape[1:])
         return inputs
 

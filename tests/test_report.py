@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from gangames import config as config_io
 from gangames.cli import app
 from gangames.report.html import number
+from gangames.statistics import significant
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -34,12 +35,16 @@ def compared(tmp_path_factory):
     config.write_text("[run]\nsteps = 999\n[robust]\ngamma = 7.5\n[auction]\nplayers = 3\n"
                       "[discriminator]\nhidden = [64]\n")
     result = CliRunner().invoke(app, [
-        "compare", "--games", "ns,auction,robust-w", "--seeds", "1", "--steps", "30", "--out", str(out), "--no-compile",
+        "compare", "--games", "ns,auction,robust-w", "--seeds", "2", "--steps", "30", "--out", str(out), "--no-compile",
         "--config", str(config),
         "--workers", "2", "--set", "generator.hidden=[16]", "--set", "discriminator.hidden=[16]",
         "--set", "data.batch_size=32", "--set", "auction.period=10", "--set", "auction.lot_size=16",
         "--set", "robust.warmup=5"])
     assert result.exit_code == 0, result.output
+    # The terminal ends with the headline and the report's path, not with a line per run.
+    flat = " ".join(result.output.split())  # (the terminal wraps at 80 columns)
+    assert "the paired difference to ns [95 % interval]" in flat and "report: " in result.output.splitlines()[-1]
+    assert "finished  ns/seed0" not in result.output
     return out
 
 
@@ -58,7 +63,8 @@ def test_compare_takes_the_config_file_then_flags_then_set(compared):
 def test_compare_writes_one_self_contained_page(compared):
     page = (compared / "report.html").read_text()
     assert "http://" not in page and "https://" not in page  # nothing to fetch
-    for section in ("Results", "Samples", "Training", "Auctions", "Robust game: transport", "Divergence traces"):
+    for section in ("Which game works", "Results per seed", "Samples", "Training", "Auctions", "Robust game: transport",
+                    "Divergence traces"):
         assert f">{section}<" in page, section
     assert page.count("data:image/png;base64,") >= 6
 
@@ -68,11 +74,23 @@ def test_a_real_browser_loads_every_image_and_shows_the_numbers(compared, tmp_pa
     dom = chromium(page, tmp_path / "profile", "--dump-dom")
     check = json.loads(re.search(r'<pre id="selfcheck"[^>]*>(.*?)</pre>', dom).group(1))
     assert check["images"] >= 6 and check["loaded"] == check["images"], check
+    headline = dom[dom.index('id="headline-last-ring8"'):]
+    headline = headline[:headline.index("</table>")]
+    details = dom[dom.index('id="results"'):]
     for game in ("ns", "auction"):
-        metrics = json.loads((compared / game / "seed0" / "eval.json").read_text())["metrics"]
+        seeds = [json.loads((compared / game / f"seed{s}" / "eval.json").read_text())["metrics"] for s in (0, 1)]
+        label = "auction(ns x3)" if game == "auction" else game
         for key in ("w2", "modes", "log_likelihood"):
-            cell = re.search(rf"<td data-metric=\"{key}\">([^<]*)<", dom[dom.index(f">{'auction(ns x3)' if game == 'auction' else game}<"):])
-            assert cell.group(1) == f"{number(metrics[key])} ± 0", (game, key, cell.group(1), metrics[key])
+            mean = sum(m[key] for m in seeds) / 2
+            # the headline: the mean over seeds, to 3 significant digits ...
+            row = headline[headline.index(f". {label}<"):]
+            cell = re.search(rf'<td data-metric="{key}" data-value="([^"]*)">([^<]*)<', row)
+            assert float(cell.group(1)) == pytest.approx(mean) and cell.group(2) == significant(mean), (game, key)
+            # ... and the per-seed details: mean +- std
+            cell = re.search(rf"<td data-metric=\"{key}\">([^<]*)<", details[details.index(f">{label}<"):])
+            spread = abs(seeds[0][key] - seeds[1][key]) / 2
+            assert cell.group(1) == f"{number(mean)} ± {number(spread)}", (game, key, cell.group(1))
+    assert "baseline" in headline and re.search(r"-?[0-9.e]+ \[[^\]]*\] (n\.s\.|better|worse)", headline)
     OUTPUT.mkdir(exist_ok=True)
     shot = OUTPUT / "report.png"
     chromium(page, tmp_path / "profile2", "--window-size=1300,2000", f"--screenshot={shot}")

@@ -39,7 +39,8 @@ def assert_same_state(a, b):
         for key, values in a["optimizers"][role].items():
             for x, y in zip(values, b["optimizers"][role][key]):
                 assert torch.equal(x, y), (role, key)
-    assert torch.equal(a["rng"]["stream"], b["rng"]["stream"])
+    for name, state in a["rng"]["streams"].items():
+        assert torch.equal(state, b["rng"]["streams"][name]), name
 
 
 @pytest.mark.slow

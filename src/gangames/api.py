@@ -259,6 +259,19 @@ class Comparison:
     runs: list[Run]
     report: Path
     failed: list[str]
+    baseline: str | None = None
+
+    def headlines(self, which: str = "last") -> list:
+        """The ranked tables (report/headline.py), one per data set: ``which`` is last or best."""
+        from gangames.report.collect import find_runs, group
+        from gangames.report.headline import headline
+
+        groups = group(find_runs([r.path for r in self.runs if r.folder.is_run()]))
+        by_data: dict[str, list] = {}
+        for g in groups:
+            by_data.setdefault(g.data, []).append(g)
+        found = [headline(gs, which, self.baseline) for gs in by_data.values()]
+        return [h for h in found if h is not None]
 
 
 def plan_comparison(games: list[str], data=None, *, seeds: int = 2, steps: int | None = None,
@@ -302,9 +315,10 @@ def compare(games: list[str] | str, data=None, *, seeds: int = 2, steps: int | N
             out: str | Path = "runs/compare", config: Config | dict | str | Path | None = None,
             generator: Factory | str | None = None, discriminator: Factory | str | None = None,
             workers: int | None = None, compile: bool | None = None, title: str | None = None,
-            on_done: Callable | None = None) -> Comparison:
+            baseline: str | None = None, on_done: Callable | None = None) -> Comparison:
     """Train every game on the same data and seeds (in parallel worker processes), evaluate each
-    run's last checkpoint and write OUT/report.html. Finished runs in ``out`` are reused."""
+    run's last checkpoint and write OUT/report.html, whose headline compares every game with
+    ``baseline`` (default: the first), paired by seed. Finished runs in ``out`` are reused."""
     from gangames.runner import run_many
 
     names = [g.strip() for g in games.split(",")] if isinstance(games, str) else list(games)
@@ -314,15 +328,17 @@ def compare(games: list[str] | str, data=None, *, seeds: int = 2, steps: int | N
     outcomes = [outcomes[f"{name}/seed{seed}"] for name in names for seed in range(seeds)]
     runs = [Run(o.out, o.status, o.seconds) for o in outcomes]
     written = [o.out for o in outcomes if Run(o.out).folder.is_run()]
-    page = report(written, Path(out) / "report.html", title or f"{', '.join(names)}")
-    return Comparison(Path(out), runs, page, [o.name for o in outcomes if o.status != "finished"])
+    baseline = baseline or names[0]
+    page = report(written, Path(out) / "report.html", title or f"{', '.join(names)}", baseline=baseline)
+    return Comparison(Path(out), runs, page, [o.name for o in outcomes if o.status != "finished"], baseline)
 
 
 def report(sources: list[str | Path] | str | Path, out: str | Path = "report.html", title: str = "gangames report",
-           sweep_tables: dict[str, list[dict]] | None = None) -> Path:
-    """One self-contained HTML page from run folders (or folders holding runs)."""
+           sweep_tables: dict[str, list[dict]] | None = None, baseline: str | None = None) -> Path:
+    """One self-contained HTML page from run folders (or folders holding runs); its headline compares
+    every game with ``baseline`` (a game's name or label; default: the first)."""
     from gangames.report.collect import find_runs
     from gangames.report.html import write_report
 
     paths = [sources] if isinstance(sources, (str, Path)) else list(sources)
-    return write_report(find_runs(paths), out, title, sweep_tables)
+    return write_report(find_runs(paths), out, title, sweep_tables, baseline)

@@ -371,18 +371,55 @@ def compare(
     set_: Set = None,
     workers: Workers = None,
     compile_: Annotated[Optional[bool], typer.Option("--compile/--no-compile")] = None,
+    baseline: Annotated[Optional[str], typer.Option(help="The game every other is compared with (default: the first).")] = None,
 ):
-    """Train every game on the same data and seeds (in parallel), then write one HTML report."""
+    """Train every game on the same data and seeds (in parallel), then print which game works and
+    write one HTML report."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
     from gangames.api import compare as compare_games
 
     names = [g.strip() for g in games.split(",") if g.strip()]
     config_with_set = build_config(config, {}, set_)
-    console.print(f"{len(names) * seeds} runs into {out}")
-    result = compare_games(names, data, seeds=seeds, steps=steps, out=out, config=config_with_set, workers=workers,
-                           compile=compile_, title=f"{', '.join(names)} on {data}", on_done=_report_outcome)
+    total = len(names) * seeds
+    bar = Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"),
+                   TimeRemainingColumn(), console=console, transient=True)
+
+    def done(outcome) -> None:
+        bar.advance(task)
+        if outcome.status != "finished":
+            _report_outcome(outcome)
+
+    console.print(f"{total} runs into {out}")
+    with bar:
+        task = bar.add_task("runs", total=total)
+        result = compare_games(names, data, seeds=seeds, steps=steps, out=out, config=config_with_set,
+                               workers=workers, compile=compile_, title=f"{', '.join(names)} on {data}",
+                               baseline=baseline, on_done=done)
     if result.failed:
         errors.print(f"{len(result.failed)} runs did not finish: {', '.join(result.failed)}")
+    for h in result.headlines():
+        print_headline(h)
     console.print(f"report: {result.report.resolve()}", soft_wrap=True)
+
+
+def print_headline(h) -> None:
+    """The report's ranked table in the terminal, and its sentences."""
+    from gangames.report.headline import WHICH, cell
+
+    shown = h.metrics[:4]  # the report has them all
+    table = Table(title=f"{h.data}, {WHICH[h.which]}: mean over seeds; below, the paired difference to {h.baseline} "
+                        "[95 % interval] and the verdict", title_justify="left")
+    table.add_column("game")
+    table.add_column("seeds", justify="right")
+    for m in shown:
+        table.add_column(f"{m} {'↑' if h.higher(m) else '↓'}", justify="right")
+    for rank, g in enumerate(h.ranked, start=1):
+        table.add_row(f"{rank}. {g.label}", str(h.seeds[g.label]), *["\n".join(cell(h, g.label, m)) for m in shown])
+    console.print(table)
+    for metric, line in zip(h.metrics, h.sentences):
+        if metric in shown:
+            console.print(f"- {line}", soft_wrap=True)
 
 
 @app.command()
@@ -391,6 +428,7 @@ def report(
     sources: Annotated[list[Path], typer.Argument(help="Run folders (or folders of runs), or a sweep's study.db.")],
     out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
     title: Annotated[str, typer.Option(help="The page title.")] = "gangames report",
+    baseline: Annotated[Optional[str], typer.Option(help="The game every other is compared with (default: the first).")] = None,
 ):
     """Write one self-contained HTML report from existing runs or sweeps."""
     from gangames.api import report as write_report
@@ -406,7 +444,7 @@ def report(
             run_paths += [Path(r["run"]) for r in table if r.get("run") and RunDir(r["run"]).is_run()]
         else:
             run_paths.append(source)
-    path = write_report(run_paths, out, title, sweep_tables)
+    path = write_report(run_paths, out, title, sweep_tables, baseline)
     console.print(f"report: {path.resolve()}", soft_wrap=True)
 
 

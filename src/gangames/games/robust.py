@@ -26,6 +26,7 @@ from gangames.errors import ConfigError, at_least, pick
 from gangames.games.entry import Panel
 from gangames.games.penalties import InterpolatePenalty
 from gangames.games.two_player import TwoPlayer, TwoPlayerGame, graph_input
+from gangames.seeds import Streams
 
 Tensor = torch.Tensor
 
@@ -97,7 +98,7 @@ class RobustGame(TwoPlayerGame):
         inputs["defend"] = self.defends(step)
         if self.rules.mode == "feature" and self.feature_penalty is not None and self.rules.feature_penalty_weight > 0:
             lead = tuple(inputs["real"].shape[:3])
-            inputs["feature_noise"] = self.feature_penalty.draw(lead, (1,), generator)
+            inputs["feature_noise"] = self.feature_penalty.draw(lead, (1,), Streams.of(generator).noise)
         return inputs
 
     def defends(self, step: int) -> bool:

@@ -27,6 +27,7 @@ from gangames.games.losses import LOSSES, Loss
 from gangames.games.penalties import DRAGAN_FORMS, PENALTIES, build_penalty
 from gangames.nets.ema import ParameterEMA
 from gangames.optim import Optimizer, OptimizerSettings
+from gangames.seeds import Streams
 
 Tensor = torch.Tensor
 
@@ -141,28 +142,30 @@ class TwoPlayerGame:
         return self.players.generate(z, y)
 
     # -- randomness ------------------------------------------------------------------------------
-    def draw(self, data, batch_size: int, generator: torch.Generator, step: int = 0) -> dict:
-        """Everything random step number ``step`` consumes, for every discriminator step and player."""
+    def draw(self, data, batch_size: int, generator, step: int = 0) -> dict:
+        """Everything random step number ``step`` consumes, for every discriminator step and player.
+        ``generator``: the run's ``Streams`` (or one torch.Generator for all three)."""
         lead, conditional = (self.disc_steps, self.players.count, batch_size), self.players.classes is not None
-        real, labels = self._real(data, lead, generator)
-        inputs = {"real": real, "z_disc": self.players.latent(lead, generator), "noise": {}}
+        streams = Streams.of(generator)  # data, latents and noise from their own streams: paired games
+        real, labels = self._real(data, lead, streams.data)
+        inputs = {"real": real, "z_disc": self.players.latent(lead, streams.latent), "noise": {}}
         if conditional:  # the critic's fakes carry the real batch's labels (one label per penalty point)
             inputs["y_real"] = labels
         if self.penalty is not None:
-            inputs["noise"] = self.penalty.draw(lead, tuple(real.shape[3:]), generator)
-        inputs["z_gen"] = self.players.latent(lead[1:], generator)
+            inputs["noise"] = self.penalty.draw(lead, tuple(real.shape[3:]), streams.noise)
+        inputs["z_gen"] = self.players.latent(lead[1:], streams.latent)
         if self.loss.relativistic:  # the generator's loss pairs its samples with a real batch
-            inputs["real_gen"], gen_labels = self._real(data, lead[1:], generator)
+            inputs["real_gen"], gen_labels = self._real(data, lead[1:], streams.data)
             if conditional:
                 inputs["y_gen"] = gen_labels
         elif conditional:
-            inputs["y_gen"] = self.players.labels(lead[1:], generator)
+            inputs["y_gen"] = self.players.labels(lead[1:], streams.latent)
         if self.augment:
-            shape = tuple(inputs["real"].shape[3:])
-            inputs["augment"] = {"disc": augment.draw(self.augment, (*lead[:2], 2 * lead[2]), shape, generator),
-                                 "gen": augment.draw(self.augment, lead[1:], shape, generator)}
+            shape, noise = tuple(inputs["real"].shape[3:]), streams.noise
+            inputs["augment"] = {"disc": augment.draw(self.augment, (*lead[:2], 2 * lead[2]), shape, noise),
+                                 "gen": augment.draw(self.augment, lead[1:], shape, noise)}
             if self.loss.relativistic:
-                inputs["augment"]["gen_real"] = augment.draw(self.augment, lead[1:], shape, generator)
+                inputs["augment"]["gen_real"] = augment.draw(self.augment, lead[1:], shape, noise)
         return inputs
 
     def _real(self, data, lead: tuple[int, ...], generator: torch.Generator) -> tuple[Tensor, Tensor | None]:

@@ -24,7 +24,7 @@ h3{font-size:16px;margin:22px 0 6px}.meta{color:#5a6273;font-size:13px}
 table{border-collapse:collapse;background:#fff;font-size:13px;box-shadow:0 1px 2px #0001;margin:8px 0}
 th,td{padding:6px 10px;border-bottom:1px solid #e8ebf0;text-align:right;vertical-align:top}
 th{background:#eef1f5;position:sticky;top:0}td:first-child,th:first-child{text-align:left;font-weight:600}
-td small{display:block;color:#6b7385;font-weight:400}.best{color:#17803d}.note{color:#5a6273;font-size:13px;max-width:900px}
+td small{display:block;color:#6b7385;font-weight:400}table.headline td{font-variant-numeric:tabular-nums}.best{color:#17803d}.note{color:#5a6273;font-size:13px;max-width:900px}
 figure{margin:10px 0;background:#fff;padding:10px;box-shadow:0 1px 2px #0001;display:inline-block}
 figure img{max-width:100%}figcaption{font-size:12px;color:#5a6273}.grids{display:flex;flex-wrap:wrap;gap:10px}
 .grids figure img{image-rendering:pixelated;width:220px}
@@ -90,6 +90,44 @@ def results_table(groups: list[Group]) -> str:
     return f"<table id='results'><tr><th>game</th>{head}</tr>{''.join(rows)}</table>{note}"
 
 
+def headline_section(groups: list[Group], baseline: str | None = None) -> str:
+    """Per data set: the ranked headline table of the last checkpoints, its sentences, then the same
+    table of the best values logged during training (report/headline.py)."""
+    from gangames.report import headline as H
+
+    by_data: dict[str, list[Group]] = {}
+    for g in groups:
+        by_data.setdefault(g.data, []).append(g)
+    out = []
+    for data, gs in by_data.items():
+        for which in ("last", "best"):
+            h = H.headline(gs, which, baseline)
+            if h is None:
+                continue
+            head = "".join(f"<th>{html.escape(h.labels.get(m, m))} {'↑' if h.higher(m) else '↓'}</th>" for m in h.metrics)
+            rows = []
+            for rank, g in enumerate(h.ranked, start=1):
+                cells = []
+                for m in h.metrics:
+                    value, diff = H.cell(h, g.label, m)
+                    cells.append(f"<td data-metric='{html.escape(m)}' data-value='{h.means[g.label][m]!r}'>{value}"
+                                 f"<small>{html.escape(diff)}</small></td>")
+                rows.append(f"<tr><td>{rank}. {html.escape(g.label)}<small>{h.seeds[g.label]} seeds</small></td>"
+                            f"{''.join(cells)}</tr>")
+            title = f"{data}: {H.WHICH[which]}"
+            out.append(f"<h3>{html.escape(title)}</h3><table class='headline' id='headline-{which}-{html.escape(data)}'>"
+                       f"<tr><th>game (ranked by {html.escape(h.labels.get(h.metrics[0], h.metrics[0]))})</th>{head}</tr>"
+                       f"{''.join(rows)}</table>")
+            if which == "last":
+                out.append("<ul class='note'>" + "".join(f"<li>{html.escape(t)}</li>" for t in h.sentences) + "</ul>")
+    if out:
+        out.append("<p class='note'>Each cell: the mean over seeds (3 significant digits) and, below it, the mean paired "
+                   "difference to the baseline over the seeds both ran, with its 95 % bootstrap-t interval and the "
+                   "verdict: better or worse when the two-sided Wilcoxon signed-rank test (≥ 6 seeds), Holm-corrected "
+                   "across the games, gives p &lt; 0.05; n.s. otherwise (docs/report.md says what is paired).</p>")
+    return "".join(out)
+
+
 def summaries_direction(summaries: dict, key: str) -> bool:
     for s in summaries.values():
         if key in s:
@@ -123,7 +161,8 @@ def curves_section(groups: list[Group]) -> str:
                                        for k in row["eval"] if "/" not in k))
         keys = [("log", "d_loss"), ("log", "g_loss"), ("log", "penalty"), ("log", "transport")]
         keys += [("eval", k) for k in eval_keys]
-        out.append(_img(plots.curves(gs, keys, f"training curves on {data} (every seed drawn)"), f"curves {data}"))
+        out.append(_img(plots.curves(gs, keys, f"training curves on {data}: seeds' median, band between the quartiles"),
+                        f"curves {data}"))
         out.append(trace_table(gs))
     return "".join(out)
 
@@ -166,14 +205,16 @@ def panels_section(groups: list[Group]) -> list[str]:
     return out
 
 
-def build_page(runs: list[Run], title: str, sweep_tables: dict[str, list[dict]] | None = None) -> str:
+def build_page(runs: list[Run], title: str, sweep_tables: dict[str, list[dict]] | None = None,
+               baseline: str | None = None) -> str:
     groups = group(runs)
     datasets = sorted({g.data for g in groups})
     steps = sorted({r.steps for r in runs})
     header = (f"<h1>{html.escape(title)}</h1><p class='meta'>gangames {__version__} · "
               f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')} · data: {', '.join(datasets)} · "
               f"{len(groups)} games, {len(runs)} runs · steps: {', '.join(map(str, steps))}</p>")
-    body = [header, "<h2>Results</h2>", results_table(groups), "<h2>Samples</h2>", samples_section(groups),
+    body = [header, "<h2>Which game works</h2>", headline_section(groups, baseline),
+            "<h2>Results per seed</h2>", results_table(groups), "<h2>Samples</h2>", samples_section(groups),
             "<h2>Training</h2>", curves_section(groups)]
     body += panels_section(groups)
     for name, table in (sweep_tables or {}).items():
@@ -188,7 +229,7 @@ def build_page(runs: list[Run], title: str, sweep_tables: dict[str, list[dict]] 
 
 
 def write_report(runs: list[Run], path: str | Path, title: str = "gangames report",
-                 sweep_tables: dict[str, list[dict]] | None = None) -> Path:
+                 sweep_tables: dict[str, list[dict]] | None = None, baseline: str | None = None) -> Path:
     path = Path(path)
-    write_text(path, build_page(runs, title, sweep_tables))
+    write_text(path, build_page(runs, title, sweep_tables, baseline))
     return path

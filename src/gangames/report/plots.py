@@ -87,9 +87,21 @@ def curves(groups: list[Group], keys: list[tuple[str, str]], title: str) -> byte
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
     for ax, (kind, key) in zip(axes.flat, keys):
         for i, g in enumerate(groups):
-            for j, run in enumerate(g.runs):
-                steps, values = _series(run, kind, key)
-                ax.plot(steps, values, color=f"C{i % 10}", alpha=0.7, lw=1.1, label=g.label if j == 0 else None)
+            series = [_series(run, kind, key) for run in g.runs]
+            series = [(s, v) for s, v in series if len(s)]
+            if not series:
+                continue
+            common = min(len(s) for s, _ in series)
+            steps = series[0][0][:common]
+            if len(series) > 1 and all(np.array_equal(s[:common], steps) for s, _ in series):
+                # several seeds: their median, and the band between the quartiles
+                stacked = np.stack([v[:common] for _, v in series])
+                low, median, high = np.nanpercentile(stacked, [25, 50, 75], axis=0)
+                ax.fill_between(steps, low, high, color=f"C{i % 10}", alpha=0.2, lw=0)
+                ax.plot(steps, median, color=f"C{i % 10}", lw=1.4, label=f"{g.label} (median of {len(series)})")
+            else:
+                for j, (s_, v) in enumerate(series):
+                    ax.plot(s_, v, color=f"C{i % 10}", alpha=0.7, lw=1.1, label=g.label if j == 0 else None)
         ax.set_title(key)
         ax.set_xlabel("step")
         if kind == "eval" and key in ("w1", "w2", "sliced_w2", "fid", "kid", "js") and \

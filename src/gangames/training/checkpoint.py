@@ -15,7 +15,8 @@ import torch
 from gangames.errors import CheckpointError
 from gangames.io import atomic_open
 
-FORMAT = 2  # 2: per-player optimiser step counts, critics with a head, games' own random streams
+FORMAT = 3  # 2: per-player optimiser step counts, critics with a head, games' own random streams;
+#            3: the run's data, latent and noise streams
 _NAME = re.compile(r"^step-(\d{8,})\.pt$")
 REQUIRED = ("format", "step", "modules", "optimizers", "rng")
 

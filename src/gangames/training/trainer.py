@@ -25,7 +25,7 @@ from gangames.data.presets import data_info, to_data_space
 from gangames.errors import DivergedError, GanGamesError
 from gangames.games.registry import GAMES
 from gangames.io import image_grid
-from gangames.seeds import SNAPSHOT, STREAM, derive_seed
+from gangames.seeds import SNAPSHOT, Streams, derive_seed
 from gangames.training import checkpoint
 from gangames.training.compiled import GuardedCompile, compile_function
 from gangames.training.evaluation import Evaluator, balanced_labels
@@ -77,7 +77,7 @@ class Trainer:
             raise GanGamesError("run.device is 'cuda' but no CUDA device is available; use run.device=cpu")
         self.data = build.build_data(self.cfg)
         self.game = build.build_game_for(self.cfg, self.data, self.device)
-        self.stream = torch.Generator(device=self.device).manual_seed(derive_seed(run.seed, STREAM))
+        self.streams = Streams.for_run(run.seed, self.device)  # data, latents, noise: docs/report.md
         snapshot_rng = torch.Generator(device=self.device).manual_seed(derive_seed(run.seed, SNAPSHOT))
         self.snapshot_latent = self.game.players.latent((self.game.players.count, run.snapshot_size), snapshot_rng)
         self.snapshot_labels = balanced_labels(self.game.players, run.snapshot_size, self.device)
@@ -122,7 +122,7 @@ class Trainer:
             "step": self.step,
             "modules": {k: m.state_dict() for k, m in self.game.modules().items()},
             "optimizers": {k: o.state_dict() for k, o in self.game.optimizers().items()},
-            "rng": {"stream": self.stream.get_state(), "torch": torch.get_rng_state(),
+            "rng": {"streams": self.streams.state(), "torch": torch.get_rng_state(),
                     "game": {name: g.get_state() for name, g in self.game.streams().items()}},
         }
 
@@ -131,7 +131,7 @@ class Trainer:
             module.load_state_dict(state["modules"][name])
         for name, opt in self.game.optimizers().items():
             opt.load_state_dict(state["optimizers"][name])
-        self.stream.set_state(state["rng"]["stream"])
+        self.streams.load(state["rng"]["streams"])
         torch.set_rng_state(state["rng"]["torch"])
         for name, stream in self.game.streams().items():
             stream.set_state(state["rng"]["game"][name])
@@ -169,7 +169,7 @@ class Trainer:
                         status = "interrupted"
                         break
                     count = self._call_length(per_call)
-                    rounds = [self.game.draw(self.data, self.cfg.data.batch_size, self.stream, self.step + i)
+                    rounds = [self.game.draw(self.data, self.cfg.data.batch_size, self.streams, self.step + i)
                               for i in range(1, count + 1)]
                     for logs in (steps_fn if count == per_call else self.game.steps)(rounds):
                         self.step += 1
