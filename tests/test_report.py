@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from gangames import config as config_io
 from gangames.cli import app
-from gangames.report.html import number
+from gangames.reporting.html import number
 from gangames.statistics import significant
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -110,7 +110,7 @@ def test_report_from_a_sweep_shows_every_trial(tmp_path):
     result = CliRunner().invoke(app, ["report", str(tmp_path / "sweep" / "study.db"), "--out", str(tmp_path / "r.html")])
     assert result.exit_code == 0, result.output
     page = (tmp_path / "r.html").read_text()
-    assert "Sweep s" in page and "4 trials" in page
+    assert "Sweep s" in page and "4 runs" in page and "2 configurations, each played by every game" in page
 
 
 def test_report_errors_are_one_line(tmp_path):

@@ -97,8 +97,8 @@ def test_the_headline_ranks_by_the_first_metric_then_the_next(tmp_path):
     """Three fake games on ring8 (written run folders): modes tie, W2 decides; differences are paired."""
     import json
 
-    from gangames.report.collect import group, load_run
-    from gangames.report.headline import cell, headline
+    from gangames.reporting.collect import group, load_run
+    from gangames.reporting.headline import cell, headline
 
     values = {"ns": [(8, 0.5), (8, 0.6), (8, 0.4)], "gan-gp": [(8, 0.3), (8, 0.4), (8, 0.2)],
               "wgan-gp": [(6, 0.1), (6, 0.1), (6, 0.1)]}

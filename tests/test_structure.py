@@ -54,7 +54,7 @@ GAME_NAMES = ("robust-w", "auction", "independent", "wgan-gp", "gan-gp", "dragan
 
 
 @pytest.mark.parametrize("path", ["src/gangames/build.py", "src/gangames/cli.py", "src/gangames/api.py",
-                                  *[str(p.relative_to(ROOT)) for p in (SRC / "report").glob("*.py")],
+                                  *[str(p.relative_to(ROOT)) for p in (SRC / "reporting").glob("*.py")],
                                   *[str(p.relative_to(ROOT)) for p in (ROOT / "benchmarks").glob("*.py")]])
 def test_no_branch_on_a_game_name(path):
     """A game's name may appear as a default or in help text, never compared with a game (an

@@ -263,8 +263,8 @@ class Comparison:
 
     def headlines(self, which: str = "last") -> list:
         """The ranked tables (report/headline.py), one per data set: ``which`` is last or best."""
-        from gangames.report.collect import find_runs, group
-        from gangames.report.headline import headline
+        from gangames.reporting.collect import find_runs, group
+        from gangames.reporting.headline import headline
 
         groups = group(find_runs([r.path for r in self.runs if r.folder.is_run()]))
         by_data: dict[str, list] = {}
@@ -334,11 +334,20 @@ def compare(games: list[str] | str, data=None, *, seeds: int = 2, steps: int | N
 
 
 def report(sources: list[str | Path] | str | Path, out: str | Path = "report.html", title: str = "gangames report",
-           sweep_tables: dict[str, list[dict]] | None = None, baseline: str | None = None) -> Path:
-    """One self-contained HTML page from run folders (or folders holding runs); its headline compares
-    every game with ``baseline`` (a game's name or label; default: the first)."""
-    from gangames.report.collect import find_runs
-    from gangames.report.html import write_report
+           baseline: str | None = None) -> Path:
+    """One self-contained HTML page from run folders (or folders holding runs) and sweeps (a study:
+    its SQLite or journal file, or a database URL); its headline compares every game with
+    ``baseline`` (a game's name or label; default: the first)."""
+    from gangames.reporting.collect import find_runs
+    from gangames.reporting.html import write_report
+    from gangames.sweep.results import is_storage, load_study, summary
 
-    paths = [sources] if isinstance(sources, (str, Path)) else list(sources)
-    return write_report(find_runs(paths), out, title, sweep_tables, baseline)
+    paths, sweeps = [], {}
+    for source in ([sources] if isinstance(sources, (str, Path)) else list(sources)):
+        if is_storage(source):
+            study = load_study(source)
+            sweeps[study.study_name] = summary(study)
+            paths += [Path(r["run"]) for r in sweeps[study.study_name]["rows"] if r.get("run") and Path(r["run"]).is_dir()]
+        else:
+            paths.append(source)
+    return write_report(find_runs(paths), out, title, sweeps, baseline)

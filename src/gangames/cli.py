@@ -225,13 +225,15 @@ def reproduce_bid_picture(
 def sweep(
     spec: Annotated[Path, typer.Argument(help="Sweep spec (TOML).")],
     out: Annotated[Optional[Path], typer.Option(help="Folder for the trials' runs (default: runs/sweeps/NAME).")] = None,
-    storage: Annotated[Optional[str], typer.Option(help="Optuna storage: a database URL (e.g. postgresql://...) or a "
-                                                        "SQLite file path (default: OUT/study.db).")] = None,
+    storage: Annotated[Optional[str], typer.Option(help="Optuna storage: a database URL (postgresql://... for many "
+                                                        "coordinators), journal:PATH (a journal file on a shared "
+                                                        "filesystem) or a SQLite file path (default: OUT/study.db).")] = None,
     workers: Workers = None,
     scheduler: Annotated[Optional[str], typer.Option(help="Run trials on this Dask scheduler (tcp://host:8786).")] = None,
-    retry_interrupted: Annotated[Optional[bool], typer.Option(
-        "--retry-interrupted/--no-retry-interrupted",
-        help="Rerun trials left running by a stopped sweep (default: yes for SQLite, no for a shared database).")] = None,
+    retry_interrupted: Annotated[bool, typer.Option(
+        "--retry-interrupted",
+        help="Rerun every trial left RUNNING at once, without waiting for its heartbeat to go stale (only when "
+             "no other coordinator is alive).")] = False,
 ):
     """Run many training runs from one spec; results live in an Optuna study."""
     from gangames.sweep.run import run_sweep
@@ -240,8 +242,8 @@ def sweep(
     sweep_spec = load(spec)
     out = out or Path("runs") / "sweeps" / sweep_spec.name
     counts = run_sweep(sweep_spec, out, storage, workers, scheduler, retry_interrupted, on_done=_report_outcome)
-    console.print(f"sweep {sweep_spec.name}: {counts['ran']} trials run now; before: {counts['complete']} complete, "
-                  f"{counts['failed']} failed, {counts['enqueued']} newly enqueued ({counts['retried']} retried). "
+    console.print(f"sweep {sweep_spec.name}: {counts['ran']} trials run now ({counts['retried']} retried); before: "
+                  f"{counts['complete']} complete, {counts['failed']} failed. "
                   f"Results: gangames sweep-results {storage or out / 'study.db'}")
 
 
@@ -252,11 +254,13 @@ def sweep_results(
     study_name: Annotated[Optional[str], typer.Option(help="Which study, if the storage holds several.")] = None,
     csv_: Annotated[Optional[Path], typer.Option("--csv", help="CSV file to write (default: beside a SQLite file).")] = None,
 ):
-    """Print one row per trial (game, hyperparameters, seed, metrics, status) and write CSV."""
-    from gangames.sweep.results import load_study, rows, write_csv
+    """Print one row per trial (game, hyperparameters, seed, metrics, status), the search's best so
+    far, the parameters' importance and the repeated configurations; write CSV."""
+    from gangames.sweep.results import load_study, summary, write_csv
 
     loaded = load_study(study, study_name)
-    table = rows(loaded)
+    found = summary(loaded)
+    table = found["rows"]
     columns: list[str] = []
     for row in table:
         columns += [k for k in row if k not in columns and k not in ("run", "key")]
@@ -266,7 +270,25 @@ def sweep_results(
     for row in table:
         view.add_row(*[_cell(row.get(c)) for c in columns])
     console.print(view)
-    target = csv_ or (Path(study).with_suffix(".csv") if "://" not in study else Path(f"{loaded.study_name}.csv"))
+    if found["search"]:
+        done = [r for r in found["search"] if r["value"] is not None]
+        best = max(done, key=lambda r: r["value"]) if loaded.direction.name == "MAXIMIZE" else min(done, key=lambda r: r["value"]) if done else None
+        console.print(f"search: {len(found['search'])} configurations ({sum(r['phase'] == 'narrow' for r in found['search'])} "
+                      f"narrowed), {len(done)} settled; best {found['objective']} (games' mean): "
+                      + (f"{_cell(best['value'])} at {best['config']}" if best else "none yet"))
+    if found["importance"]:
+        console.print("importance (fANOVA): " + ", ".join(f"{k} {v:.2f}" for k, v in found["importance"].items()))
+    if found["repeats"]:
+        repeated = Table(title=f"repeated over seeds: {found['objective']}, paired difference to the first game",
+                         title_justify="left")
+        for column in ("config", "game", "seeds", "mean", "difference [95 %]", "verdict"):
+            repeated.add_column(column)
+        for r in found["repeats"]:
+            shown = "baseline" if r["difference"] is None else f"{_cell(r['difference'])} [{_cell(r['low'])}, {_cell(r['high'])}]"
+            repeated.add_row(r["config"], r["game"], str(r["seeds"]), _cell(r["mean"]), shown, r["verdict"])
+        console.print(repeated)
+    target = csv_ or (Path(study).with_suffix(".csv") if "://" not in study and not study.startswith("journal:")
+                      else Path(f"{loaded.study_name}.csv"))
     write_csv(table, target)
     console.print(f"wrote {target}")
 
@@ -405,7 +427,7 @@ def compare(
 
 def print_headline(h) -> None:
     """The report's ranked table in the terminal, and its sentences."""
-    from gangames.report.headline import WHICH, cell
+    from gangames.reporting.headline import WHICH, cell
 
     shown = h.metrics[:4]  # the report has them all
     table = Table(title=f"{h.data}, {WHICH[h.which]}: mean over seeds; below, the paired difference to {h.baseline} "
@@ -425,26 +447,16 @@ def print_headline(h) -> None:
 @app.command()
 @reports_errors
 def report(
-    sources: Annotated[list[Path], typer.Argument(help="Run folders (or folders of runs), or a sweep's study.db.")],
+    sources: Annotated[list[str], typer.Argument(help="Run folders (or folders of runs), or sweeps: a study.db, a "
+                                                      "journal file or a database URL.")],
     out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
     title: Annotated[str, typer.Option(help="The page title.")] = "gangames report",
     baseline: Annotated[Optional[str], typer.Option(help="The game every other is compared with (default: the first).")] = None,
 ):
     """Write one self-contained HTML report from existing runs or sweeps."""
     from gangames.api import report as write_report
-    from gangames.sweep.results import load_study, rows
-    from gangames.training.run_dir import RunDir
 
-    run_paths, sweep_tables = [], {}
-    for source in sources:
-        if source.suffix == ".db":
-            study = load_study(source)
-            table = rows(study)
-            sweep_tables[study.study_name] = table
-            run_paths += [Path(r["run"]) for r in table if r.get("run") and RunDir(r["run"]).is_run()]
-        else:
-            run_paths.append(source)
-    path = write_report(run_paths, out, title, sweep_tables, baseline)
+    path = write_report(sources, out, title, baseline)
     console.print(f"report: {path.resolve()}", soft_wrap=True)
 
 

@@ -33,7 +33,7 @@ class RunConfig:
     compile: bool | None = None  # torch.compile the game step; None: only runs of >= 5000 steps (docs/speed.md)
     steps_per_call: int | None = None  # compiled runs: game steps per compiled call; None: 4 for games of one
     #   critic step per round, else 1 (a longer graph compiles longer: docs/speed.md)
-    threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+    threads: int = 0  # torch intra-op threads; 0: the free cores of the affinity mask (gangames/threads.py)
     progress: bool = True
     tensorboard: bool = False  # also write TensorBoard event files to RUN/tensorboard (tensorboard --logdir RUN)
     plugins: list[str] = field(default_factory=list)  # modules imported before anything is built: what they

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures as futures
 import multiprocessing
+import math
 import os
 import shutil
 import traceback
@@ -41,7 +42,10 @@ class Outcome:
 
 
 def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    """The cores free for new runs: the affinity mask less what other gangames processes hold."""
+    from gangames.threads import cores as mask, held_by_others
+
+    return max(1, mask() - sum(held_by_others().values()))
 
 
 def run_task(task: Task, threads: int) -> Outcome:
@@ -51,26 +55,31 @@ def run_task(task: Task, threads: int) -> Outcome:
     from gangames.training.run_dir import RunDir
     from gangames.training.trainer import Trainer
 
-    torch.set_num_threads(threads)
+    from gangames.threads import claim
+
+    claim(threads, fixed=True)
     out = Path(task.out)
     folder = RunDir(out)
     try:
-        if folder.exists():
-            check_same_run(folder.load_config(), task.cfg, out)
-        if folder.finished_and_evaluated():
-            return Outcome(task.name, out, "finished", folder.read_eval(),
-                           seconds=float(folder.read_info().get("train_seconds", 0.0)))
-        if folder.exists() and folder.has_checkpoint():
-            trainer = Trainer.resume(out, steps=task.cfg.run.steps)
-        else:
-            if folder.exists():  # created but no checkpoint yet: start over
-                shutil.rmtree(out)
-            trainer = Trainer(task.cfg, out)
-        result = trainer.run()
-        if result.status != "finished":  # interrupted: checkpointed, to be resumed
-            return Outcome(task.name, out, result.status, seconds=result.seconds)
-        evaluation = evaluate_run(out, num=task.eval_samples, metrics=task.metrics or None)
-        return Outcome(task.name, out, result.status, evaluation, seconds=result.seconds)
+        # One writer per folder: a trial retried while its first trainer still runs (a coordinator
+        # that lost it, an orphaned worker) waits for it, then finds it finished or resumes it.
+        with folder.lock(wait=math.inf):
+            if folder.exists():
+                check_same_run(folder.load_config(), task.cfg, out)
+            if folder.finished_and_evaluated():
+                return Outcome(task.name, out, "finished", folder.read_eval(),
+                               seconds=float(folder.read_info().get("train_seconds", 0.0)))
+            if folder.exists() and folder.has_checkpoint():
+                trainer = Trainer.resume(out, steps=task.cfg.run.steps)
+            else:
+                if folder.exists():  # created but no checkpoint yet: start over
+                    shutil.rmtree(out)
+                trainer = Trainer(task.cfg, out)
+            result = trainer.run()
+            if result.status != "finished":  # interrupted: checkpointed, to be resumed
+                return Outcome(task.name, out, result.status, seconds=result.seconds)
+            evaluation = evaluate_run(out, num=task.eval_samples, metrics=task.metrics or None)
+            return Outcome(task.name, out, result.status, evaluation, seconds=result.seconds)
     except DivergedError as err:
         return Outcome(task.name, out, "diverged", error=str(err))
     except Exception as err:  # a failed run is recorded, and the others go on

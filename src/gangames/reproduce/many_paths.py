@@ -113,6 +113,7 @@ def robustness_spec(preset: str, trials: int, steps: int, games=SWEEP_GAMES, see
     discriminator steps 1..5; beta2 fixed per game (0.9 for WGAN-GP, 0.999 otherwise: F6)."""
     return parse({
         "sweep": {"name": f"many-paths-{preset}", "games": list(games), "seeds": [0], "trials": trials, "seed": seed,
+                  "sampler": "random",  # the paper's protocol: the distribution over a random search
                   "metrics": ["modes", "w2", "kde_log_likelihood"], "objective": "modes", "eval_samples": samples},
         "base": {"data": {"preset": preset}, "run": {"steps": steps, "checkpoint_every": max(steps // 2, 1)}},
         "space": {"generator.lr": {"loguniform": [1e-5, 1e-2]}, "generator.beta1": {"uniform": [0.0, 1.0]},

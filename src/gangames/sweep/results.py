@@ -3,28 +3,107 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 
 import numpy as np
 import optuna
+from optuna.trial import TrialState
 
 from gangames.errors import GanGamesError
-from gangames.sweep.study import storage_url
+from gangames.sweep.study import PHASES, make_storage, storage_url
+
+
+def is_storage(source: str | Path) -> bool:
+    """A sweep's study (a SQLite or journal file, a database URL), not a run folder."""
+    text = str(source)
+    return "://" in text or text.startswith("journal:") or text.endswith((".db", ".journal", ".log"))
 
 
 def load_study(storage: str | Path, name: str | None = None) -> optuna.Study:
+    """A sweep's runs study (NAME; its configurations live in NAME:wide and NAME:narrow)."""
     url = storage_url(storage)
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
         raise GanGamesError(f"no study database at {storage}")
-    names = optuna.get_all_study_names(url)
+    if url.startswith("journal:") and not Path(url[len("journal:"):]).exists():
+        raise GanGamesError(f"no study journal at {storage}")
+    store = make_storage(storage)
+    names = [n for n in optuna.get_all_study_names(store) if ":" not in n]
     if name is None:
         if len(names) != 1:
-            raise GanGamesError(f"{storage} holds {len(names)} studies ({', '.join(names)}); name one with --study-name")
+            raise GanGamesError(f"{storage} holds {len(names)} sweeps ({', '.join(names)}); name one with --study-name")
         name = names[0]
     if name not in names:
-        raise GanGamesError(f"no study {name!r} in {storage}; it holds: {', '.join(names)}")
-    return optuna.load_study(study_name=name, storage=url)
+        raise GanGamesError(f"no sweep {name!r} in {storage}; it holds: {', '.join(names)}")
+    return optuna.load_study(study_name=name, storage=store)
+
+
+def config_study(runs: optuna.Study, phase: str) -> optuna.Study | None:
+    try:
+        return optuna.load_study(study_name=f"{runs.study_name}:{phase}", storage=runs._storage)
+    except KeyError:
+        return None
+
+
+def search(runs: optuna.Study) -> list[dict]:
+    """The configurations in the order they were proposed, with their value and the best so far."""
+    found, best = [], None
+    maximize = runs.direction == optuna.study.StudyDirection.MAXIMIZE
+    for phase in PHASES:
+        study = config_study(runs, phase)
+        for trial in (study.get_trials(deepcopy=False) if study else []):
+            if "label" not in trial.user_attrs:
+                continue
+            value = trial.value if trial.state == TrialState.COMPLETE else None
+            if value is not None and (best is None or (value > best if maximize else value < best)):
+                best = value
+            found.append({"config": trial.user_attrs["label"], "phase": phase, "state": trial.state.name.lower(),
+                          "value": value, "best_so_far": best, **json.loads(trial.user_attrs["point"])})
+    return found
+
+
+def importance(runs: optuna.Study) -> dict[str, float]:
+    """Optuna's parameter importances (fANOVA) over the finished wide configurations; empty when
+    fewer than two finished or nothing varied."""
+    study = config_study(runs, "wide")
+    if study is None or len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < 2:
+        return {}
+    try:
+        return {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
+    except (ValueError, RuntimeError):
+        return {}
+
+
+def repeats(table: list[dict], metric: str, baseline: str | None = None) -> list[dict]:
+    """For every repeated configuration: each game's mean over the repeat seeds and its paired
+    difference to the baseline game (the first by default), with the compare statistics."""
+    from gangames.metrics.registry import better_direction
+    from gangames.statistics import compare_to_baseline
+
+    out = []
+    for config in dict.fromkeys(r["config"] for r in table if r.get("phase") == "repeat"):
+        values: dict[str, dict[int, float]] = {}
+        for r in table:
+            if r.get("config") == config and r.get("phase") == "repeat" and r["status"] == "finished":
+                if isinstance(r.get(metric), (int, float)):
+                    values.setdefault(r["game"], {})[int(r["seed"])] = float(r[metric])
+        games = list(dict.fromkeys(r["game"] for r in table if r.get("config") == config))
+        base = baseline or games[0]
+        try:
+            higher = better_direction(metric) == "higher"
+        except KeyError:
+            higher = True
+        differences = {d.game: d for d in compare_to_baseline(values, base, metric, higher)}
+        for game in games:
+            seeds = values.get(game, {})
+            d = differences.get(game)
+            out.append({"config": config, "game": game, "seeds": len(seeds),
+                        "mean": float(np.mean(list(seeds.values()))) if seeds else math.nan,
+                        "difference": d.mean if d else None, "low": d.low if d else None,
+                        "high": d.high if d else None, "p_holm": d.p_holm if d else None,
+                        "verdict": d.verdict if d else "baseline"})
+    return out
 
 
 def rows(study: optuna.Study) -> list[dict]:
@@ -33,7 +112,8 @@ def rows(study: optuna.Study) -> list[dict]:
     for trial in study.get_trials(deepcopy=False):
         params = dict(trial.params or trial.system_attrs.get("fixed_params", {}))
         status = trial.user_attrs.get("status") or {"FAIL": "interrupted"}.get(trial.state.name, trial.state.name.lower())
-        row = {"trial": trial.number, "key": trial.user_attrs.get("key"), "game": params.pop("game", None),
+        row = {"trial": trial.number, "key": trial.user_attrs.get("key"), "config": trial.user_attrs.get("config"),
+               "phase": trial.user_attrs.get("phase"), "game": params.pop("game", None),
                "seed": params.pop("seed", None), "status": status}
         row.update({k: params[k] for k in sorted(params)})
         row.update({k[len("metric:"):]: v for k, v in sorted(trial.user_attrs.items()) if k.startswith("metric:")})
@@ -42,6 +122,15 @@ def rows(study: optuna.Study) -> list[dict]:
         row["run"] = trial.user_attrs.get("run")
         table.append(row)
     return table
+
+
+def summary(study: optuna.Study) -> dict:
+    """What a report shows of a sweep: every run, the search in order with its best so far, the
+    parameters' importance, and the repeated configurations with paired statistics."""
+    table = rows(study)
+    objective = study.user_attrs.get("objective")
+    return {"rows": table, "search": search(study), "importance": importance(study), "objective": objective,
+            "repeats": repeats(table, objective) if objective else []}
 
 
 def write_csv(table: list[dict], path: str | Path) -> None:

@@ -10,6 +10,7 @@
     RUN/samples/           generator samples from a fixed latent batch, step-XXXXXXXX.npy (and .png)
     RUN/checkpoints/       step-XXXXXXXX.pt, the newest run.keep_checkpoints
     RUN/tensorboard/       TensorBoard event files (run.tensorboard = true)
+    .RUN.lock              next to the folder: held by the one process that trains or evaluates it
 """
 
 from __future__ import annotations
@@ -59,6 +60,13 @@ class RunDir:
     samples_dir = property(lambda self: self.path / "samples")
     checkpoints_dir = property(lambda self: self.path / "checkpoints")
     tensorboard_dir = property(lambda self: self.path / "tensorboard")
+    lock_file = property(lambda self: self.path.parent / f".{self.path.name}.lock")
+
+    def lock(self, wait: float = 0.0):
+        """Hold the folder (a context manager): one process trains or evaluates it at a time."""
+        from gangames.training.lock import exclusive
+
+        return exclusive(self.lock_file, f"run folder {self.path}", wait)
 
     # -- what the folder holds ----------------------------------------------------------------
     def exists(self) -> bool:

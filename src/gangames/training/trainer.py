@@ -26,6 +26,7 @@ from gangames.errors import DivergedError, GanGamesError
 from gangames.games.registry import GAMES
 from gangames.io import image_grid
 from gangames.seeds import SNAPSHOT, Streams, derive_seed
+from gangames.threads import claim as claim_threads
 from gangames.training import checkpoint
 from gangames.training.compiled import GuardedCompile, compile_function
 from gangames.training.evaluation import Evaluator, balanced_labels
@@ -70,8 +71,7 @@ class Trainer:
         self.cfg = build.resolve(cfg)
         self.run_dir = RunDir(out)
         run = self.cfg.run
-        if run.threads:
-            torch.set_num_threads(run.threads)
+        self.threads = claim_threads(run.threads)  # 0: the free cores (gangames/threads.py)
         self.device = torch.device(run.device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise GanGamesError("run.device is 'cuda' but no CUDA device is available; use run.device=cpu")
@@ -139,6 +139,12 @@ class Trainer:
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> RunResult:
+        """Train to ``run.steps`` holding the run folder's lock (a second trainer on the same folder
+        gets a one-line error)."""
+        with self.run_dir.lock():
+            return self._run()
+
+    def _run(self) -> RunResult:
         run = self.cfg.run
         compiled = self._compiled = []
 

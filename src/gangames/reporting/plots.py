@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from gangames.data.synthetic import GaussianMixture  # noqa: E402
-from gangames.report.collect import Group  # noqa: E402
+from gangames.reporting.collect import Group  # noqa: E402
 
 plt.rcParams.update({"figure.dpi": 100, "font.size": 9, "axes.grid": True, "grid.alpha": 0.3,
                      "axes.spines.top": False, "axes.spines.right": False})
@@ -146,6 +146,28 @@ def auction_history(group: Group) -> bytes:
     axes[2].grid(False)
     fig.colorbar(image, ax=axes[2], fraction=0.046)
     fig.suptitle(f"{group.label} on {group.data}, seed {run.seed}: {len(auctions)} auctions", fontsize=10)
+    fig.tight_layout()
+    return png(fig)
+
+
+def search_progress(search: list[dict], objective: str | None, title: str) -> bytes:
+    """Each configuration's value in the order it was proposed (by phase), and the best so far."""
+    values = [r for r in search if r["value"] is not None]
+    if not values:
+        return b""
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    index = {r["config"]: i for i, r in enumerate(search)}
+    for phase, colour in (("wide", "#4c72b0"), ("narrow", "#dd8452")):
+        mine = [r for r in values if r["phase"] == phase]
+        if mine:
+            ax.scatter([index[r["config"]] for r in mine], [r["value"] for r in mine], s=16, color=colour,
+                       label=f"{phase} search")
+    ax.step([index[r["config"]] for r in values], [r["best_so_far"] for r in values], where="post", color="#222",
+            label="best so far")
+    ax.set_xlabel("configuration, in the order proposed")
+    ax.set_ylabel(f"{objective or 'objective'} (games' mean)")
+    ax.legend(fontsize=8, frameon=False)
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return png(fig)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gangames.report.collect import Group, Run
+from gangames.reporting.collect import Group, Run
 from gangames.statistics import Difference, compare_to_baseline, sentence, significant
 
 HIDDEN = ("kid_std", "is_std")  # spreads of a value, not metrics to rank by

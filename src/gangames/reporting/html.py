@@ -13,8 +13,9 @@ import torch
 
 from gangames import __version__
 from gangames.io import write_text
-from gangames.report import plots
-from gangames.report.collect import Group, Run, group, metric_summary
+from gangames.reporting import plots
+from gangames.reporting.collect import Group, Run, group, metric_summary
+from gangames.statistics import significant
 
 STYLE = """
 body{font:15px/1.5 system-ui,-apple-system,Segoe UI,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
@@ -93,7 +94,7 @@ def results_table(groups: list[Group]) -> str:
 def headline_section(groups: list[Group], baseline: str | None = None) -> str:
     """Per data set: the ranked headline table of the last checkpoints, its sentences, then the same
     table of the best values logged during training (report/headline.py)."""
-    from gangames.report import headline as H
+    from gangames.reporting import headline as H
 
     by_data: dict[str, list[Group]] = {}
     for g in groups:
@@ -205,7 +206,41 @@ def panels_section(groups: list[Group]) -> list[str]:
     return out
 
 
-def build_page(runs: list[Run], title: str, sweep_tables: dict[str, list[dict]] | None = None,
+def sweep_section(name: str, sweep: dict) -> list[str]:
+    """A sweep (``sweep.results.summary``): the search and its best so far, what mattered, the
+    distribution of every run per game, and the repeated configurations against the baseline."""
+    table, objective = sweep["rows"], sweep.get("objective")
+    out = [f"<h2>Sweep {html.escape(name)}</h2>"]
+    if sweep.get("search"):
+        out.append(f"<p class='note'>{len(sweep['search'])} configurations, each played by every game on the same "
+                   f"seeds; a configuration's value is its games' mean {html.escape(str(objective))}.</p>")
+        out.append(_img(plots.search_progress(sweep["search"], objective, f"{name}: the search"), f"search {name}"))
+    if sweep.get("importance"):
+        cells = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.2f}</td></tr>" for k, v in sweep["importance"].items())
+        out.append("<table><caption>Parameter importance (Optuna's fANOVA, wide search)</caption>"
+                   f"<tr><th>parameter</th><th>importance</th></tr>{cells}</table>")
+    metrics = [k for k in ("modes", "hq", "w2", "fid", "kid", "stacked_modes", "log_likelihood") if any(k in r for r in table)]
+    out.append(f"<p class='note'>Every finished run, not only the best: {len(table)} runs.</p>")
+    out.append(_img(plots.distributions(table, metrics, f"{name}: distribution per game"), f"sweep {name}"))
+    if sweep.get("repeats"):
+        rows_ = "".join(
+            f"<tr><td>{html.escape(r['config'])}</td><td>{html.escape(r['game'])}</td><td>{r['seeds']}</td>"
+            f"<td>{significant(r['mean'])}</td><td>{_difference(r)}</td><td>{html.escape(r['verdict'])}</td></tr>"
+            for r in sweep["repeats"])
+        out.append(f"<table><caption>The best configurations repeated over seeds: {html.escape(str(objective))}, "
+                   "mean and paired difference to the first game [95 % bootstrap interval]</caption>"
+                   f"<tr><th>configuration</th><th>game</th><th>seeds</th><th>mean</th><th>difference</th>"
+                   f"<th>verdict</th></tr>{rows_}</table>")
+    return out
+
+
+def _difference(row: dict) -> str:
+    if row["difference"] is None:
+        return "baseline"
+    return f"{significant(row['difference'])} [{significant(row['low'])}, {significant(row['high'])}]"
+
+
+def build_page(runs: list[Run], title: str, sweeps: dict[str, dict] | None = None,
                baseline: str | None = None) -> str:
     groups = group(runs)
     datasets = sorted({g.data for g in groups})
@@ -217,11 +252,8 @@ def build_page(runs: list[Run], title: str, sweep_tables: dict[str, list[dict]] 
             "<h2>Results per seed</h2>", results_table(groups), "<h2>Samples</h2>", samples_section(groups),
             "<h2>Training</h2>", curves_section(groups)]
     body += panels_section(groups)
-    for name, table in (sweep_tables or {}).items():
-        body.append(f"<h2>Sweep {html.escape(name)}</h2><p class='note'>Every finished trial, not only the best: "
-                    f"{len(table)} trials.</p>")
-        metrics = [k for k in ("modes", "hq", "w2", "fid", "kid", "stacked_modes", "log_likelihood") if any(k in r for r in table)]
-        body.append(_img(plots.distributions(table, metrics, f"{name}: distribution per game"), f"sweep {name}"))
+    for name, sweep in (sweeps or {}).items():
+        body += sweep_section(name, sweep)
     body.append("<pre id='selfcheck' hidden></pre>")
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body><main>{''.join(body)}</main><script>{SELF_CHECK}</script>"
@@ -229,7 +261,7 @@ def build_page(runs: list[Run], title: str, sweep_tables: dict[str, list[dict]] 
 
 
 def write_report(runs: list[Run], path: str | Path, title: str = "gangames report",
-                 sweep_tables: dict[str, list[dict]] | None = None, baseline: str | None = None) -> Path:
+                 sweeps: dict[str, dict] | None = None, baseline: str | None = None) -> Path:
     path = Path(path)
-    write_text(path, build_page(runs, title, sweep_tables, baseline))
+    write_text(path, build_page(runs, title, sweeps, baseline))
     return path

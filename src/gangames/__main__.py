@@ -1,0 +1,5 @@
+"""python -m gangames: the command line."""
+
+from gangames.cli import app
+
+app(prog_name="gangames")

@@ -1,0 +1,94 @@
+"""How many torch threads a run takes: never more cores than are free.
+
+torch's default is one thread per core of the machine, in every process: two runs side by side
+each spin up all the cores and their thread pools fight (measured: 9x slower; docs/speed.md). So a
+run with ``run.threads = 0`` (the default) takes the cores of its CPU affinity mask (what Slurm,
+taskset or a container grant it) minus the threads other gangames processes of this user already
+hold on this machine, and at least one; it warns once when it starts on a machine whose cores are
+taken. Each process records what it holds in a small file it keeps locked (``flock``) in
+``$TMPDIR/gangames-threads-UID`` (``GANGAMES_THREADS_DIR``); the kernel drops the lock when the
+process dies, so a file whose lock can be taken is stale and is removed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+_mine: dict = {}  # this process's claim: {"handle": file, "threads": n}
+_warned = False
+
+
+def registry() -> Path:
+    return Path(os.environ.get("GANGAMES_THREADS_DIR") or Path(tempfile.gettempdir()) / f"gangames-threads-{os.getuid()}")
+
+
+def cores() -> int:
+    """The cores this process may run on (its affinity mask), not the machine's count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def held_by_others() -> dict[int, int]:
+    """pid -> threads of the other live gangames processes of this user on this machine."""
+    found = {}
+    folder = registry()
+    for path in folder.glob("*.json") if folder.is_dir() else []:
+        if _mine and path.name == f"{os.getpid()}.json":
+            continue
+        try:
+            with open(path) as handle:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:  # held: a live process
+                    found[int(path.stem)] = int(json.loads(handle.read() or "{}").get("threads", 1))
+                    continue
+            path.unlink(missing_ok=True)  # nobody holds it: its process is gone
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def claim(requested: int = 0, fixed: bool = False) -> int:
+    """Set this process's torch threads: ``requested`` if positive, else the free cores (at least
+    one); record them for the other gangames processes. Returns the count. A ``fixed`` claim (a
+    worker's share, given by its runner) is kept by later claims of 0 in the same process."""
+    global _warned
+    if requested <= 0 and _mine.get("fixed"):
+        torch.set_num_threads(_mine["threads"])
+        return _mine["threads"]
+    others = held_by_others()
+    free = cores() - sum(others.values())
+    threads = requested if requested > 0 else max(1, free)
+    if (requested > free or free < 1) and not _warned:
+        _warned = True
+        print(f"warning: the cores of this machine are taken ({sum(others.values())} threads held by "
+              f"{len(others)} other gangames process(es) on {cores()} cores); this run uses {threads} "
+              f"thread(s) and will be slower. Set run.threads to choose.", file=sys.stderr)
+    torch.set_num_threads(threads)
+    _record(threads)
+    _mine["fixed"] = fixed
+    return threads
+
+
+def _record(threads: int) -> None:
+    try:
+        folder = registry()
+        folder.mkdir(parents=True, exist_ok=True)
+        if not _mine:
+            handle = open(folder / f"{os.getpid()}.json", "a+")
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _mine["handle"] = handle
+        handle = _mine["handle"]
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"threads": threads}))
+        handle.flush()
+        _mine["threads"] = threads
+    except OSError:  # a read-only or odd temp dir: the run goes on, unrecorded
+        pass
