@@ -12,6 +12,8 @@ load hits both sides alike. Compilation time is excluded from every rate and pri
 Sections: machine (matrix-multiply rate), games (two-player games vs the reference), auction
 (N players vs N pairs in a loop, and vs one pair), images (DCGAN images/s), user-modules (the same
 players as a user's nn.Modules under torch.func vmap vs the built-in stacked ones), memory (peak RSS),
+concurrency (not run by default: 1, 2 and 4 training processes side by side, with the default thread
+budget and with every process taking every core),
 profile (not run by default: where a compiled step's time goes, and the ratio to the reference that
 its matrix products alone allow), overhead (not run by default: the cost of a compiled call and of its
 kernel launches, with players too small to compute anything), compile (not run by default: compile
@@ -498,6 +500,46 @@ def memory_section(args) -> None:
         print(f"{label:<24} {queue.get():>8.0f}", flush=True)
 
 
+# -- runs sharing a machine --------------------------------------------------------------------------
+def _concurrent(count: int, threads: str, steps: int, workdir: Path) -> tuple[float, float]:
+    """``count`` ``gangames train`` processes started together; their summed steps/s (compilation
+    excluded, from run.json) and the wall time of the slowest."""
+    import json
+    import subprocess
+
+    gangames = [sys.executable, "-c", "from gangames.cli import app; app(prog_name='gangames')"]
+    env = {**os.environ, "GANGAMES_THREADS_DIR": str(workdir / "threads")}
+    outs = [workdir / f"c{count}-{threads}-{i}-{time.time_ns()}" for i in range(count)]
+    overrides = ["--set", "run.progress=false"] + (["--set", f"run.threads={threads}"] if threads != "default" else [])
+    start = time.perf_counter()
+    procs = [subprocess.Popen([*gangames, "train", "--game", "ns", "--data", "grid25", "--steps", str(steps),
+                               "--compile", "--out", str(out), *overrides], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for out in outs]
+    for proc in procs:
+        proc.wait()
+    wall = time.perf_counter() - start
+    rates = [json.loads((out / "run.json").read_text())["sessions"][-1]["steps_per_second"] for out in outs]
+    return float(sum(rates)), wall
+
+
+def concurrency_section(args, workdir: Path) -> None:
+    """1, 2 and 4 runs started side by side: the default thread budget (gangames/threads.py) against
+    every run taking every core (torch's default before it)."""
+    from gangames.threads import cores
+
+    steps = max(1000, int(3000 * args.seconds))
+    print(f"\nruns sharing the machine: K x `gangames train --game ns --data grid25 --steps {steps} --compile` "
+          f"started together on {cores()} cores; total steps/s of the K runs (compilation excluded) and the wall "
+          "time of the slowest; ratio = total / one run alone (default)")
+    _concurrent(1, "default", 200, workdir)  # warm the compile cache
+    alone, _ = _concurrent(1, "default", steps, workdir)
+    print(f"{'runs':>4} {'threads':<22} {'total steps/s':>13} {'ratio':>6} {'wall s':>7}")
+    for count in (1, 2, 4):
+        for threads, label in (("default", "default (free cores)"), (str(cores()), f"{cores()} each (all cores)")):
+            total, wall = _concurrent(count, threads, steps, workdir)
+            print(f"{count:>4} {label:<22} {total:>13.0f} {total / alone:>6.2f} {wall:>7.1f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sections", default="machine,games,auction,images,user-modules,memory")
@@ -526,6 +568,8 @@ def main() -> None:
             images_section(args, Path(tmp))
         if "user-modules" in sections:
             user_modules_section(args, Path(tmp))
+        if "concurrency" in sections:
+            concurrency_section(args, Path(tmp))
         if "profile" in sections:
             profile_section(args)
         if "overhead" in sections:

@@ -118,3 +118,19 @@ def test_report_errors_are_one_line(tmp_path):
     assert result.exit_code == 2 and "does not exist" in result.output
     result = CliRunner().invoke(app, ["compare", "--games", "ns,bogus", "--out", str(tmp_path / "c")])
     assert result.exit_code == 2 and "unknown game 'bogus'" in result.output
+
+
+def test_run_label_names_variants_of_one_game_apart(tmp_path):
+    """Two comparisons of the same game with different settings, named by run.label: one report
+    shows two groups, each with its own seeds, compared with each other."""
+    import gangames
+
+    small = {"generator": {"hidden": [16]}, "data": {"batch_size": 32}, "eval": {"every": 1000}}  # no curves
+    for label, sn in (("ns", False), ("ns+sn", True)):
+        gangames.compare(["ns"], seeds=1, steps=20, out=tmp_path / label, workers=1,
+                         config={**small, "run": {"label": label, "compile": False},
+                                 "discriminator": {"hidden": [16], "spectral_norm": sn}})
+    page = gangames.report([tmp_path / "ns", tmp_path / "ns+sn"], tmp_path / "r.html").read_text()
+    headline = page[page.index("Which game works"):page.index("Results per seed")]
+    assert "ns+sn" in headline and headline.count("baseline") >= 1
+    assert json.loads((tmp_path / "ns+sn" / "ns" / "seed0" / "run.json").read_text())["label"] == "ns+sn"

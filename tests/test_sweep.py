@@ -184,7 +184,7 @@ def test_sweep_runs_paired_trials_and_resumes_without_rerunning(tmp_path):
 
     page = gangames.report(tmp_path / "study.db", tmp_path / "r.html").read_text()
     assert "Sweep t" in page and "3 configurations, each played by every game" in page
-    assert 'alt="search t"' in page and "Parameter importance" in page
+    assert 'alt="search t"' in page  # (importance: in test_narrow_then_repeat_phases, where values vary)
     found = search(load_study(tmp_path / "study.db"))
     table = rows(load_study(tmp_path / "study.db"))
     for config in found:

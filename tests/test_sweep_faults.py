@@ -161,30 +161,66 @@ def coordinator(spec_file: Path, out: Path, storage: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def running_with_checkpoint(storage: str, out: Path, proc: subprocess.Popen, deadline: float) -> str:
+    """Wait for a trial of ``proc``'s coordinator to run with a checkpoint written; its key."""
+    study = None
+    while True:
+        assert time.time() < deadline, "no trial of the coordinator got going"
+        assert proc.poll() is None, proc.stdout.read()
+        time.sleep(0.3)
+        try:
+            study = study or load_study(storage, "shared")
+        except Exception:
+            continue
+        for trial in study.get_trials(states=(TrialState.RUNNING,)):
+            run = out / "trials" / trial.user_attrs["key"].replace("/", "-")
+            if trial.user_attrs.get("owner", "").endswith(f":{proc.pid}") and RunDir(run).has_checkpoint():
+                return trial.user_attrs["key"]
+
+
+def shared_spec(tmp_path: Path, trials: int) -> Path:
+    data = spec_data(name="shared", trials=trials)
+    data["base"] = {**BASE, "run": {**BASE["run"], "steps": 400, "checkpoint_every": 50}}
+    spec_file = tmp_path / "spec.toml"
+    spec_file.write_text(tomli_w.dumps(data))
+    return spec_file
+
+
+def check_exactly_once(storage: str, out: Path, trials: int, victim: str) -> None:
+    table = rows(load_study(storage, "shared"))
+    done = [r["key"] for r in table if r["status"] == "finished"]
+    assert sorted(done) == [f"wide-{i:03d}/ns/seed0" for i in range(trials)]  # every configuration exactly once
+    runs = sessions(out / "trials" / victim.replace("/", "-"))
+    assert len(runs) >= 2 and runs[-1]["from_step"] >= 50 and runs[-1]["to_step"] == 400  # resumed, then finished
+    assert all(len(sessions(out / "trials" / k.replace("/", "-"))) == 1 for k in done if k != victim)
+
+
+@pytest.mark.slow  # about 80 s on 2 cores
+def test_a_coordinator_killed_and_started_again_reruns_only_what_it_left(tmp_path):
+    storage, out = str(tmp_path / "study.db"), tmp_path / "sweep"
+    spec_file = shared_spec(tmp_path, trials=3)
+    first = coordinator(spec_file, out, storage)
+    try:
+        victim = running_with_checkpoint(storage, out, first, time.time() + 240)
+    finally:
+        first.kill()
+        first.wait(30)
+    again = coordinator(spec_file, out, storage)  # waits out the dead one's heartbeat, then retries
+    output, _ = again.communicate(timeout=300)
+    assert again.returncode == 0, output
+    assert "1 retried" in output
+    check_exactly_once(storage, out, 3, victim)
+
+
 @pytest.mark.slow  # about 80 s each on 2 cores
 @pytest.mark.parametrize("store", ["postgresql", "journal"])
 def test_two_coordinators_one_killed_every_configuration_completes_once(tmp_path, store, request):
     storage = request.getfixturevalue("postgres") if store == "postgresql" else f"journal:{tmp_path / 'study.journal'}"
-    data = spec_data(name="shared", trials=6)
-    data["base"] = {**BASE, "run": {**BASE["run"], "steps": 400, "checkpoint_every": 50}}
-    spec_file = tmp_path / "spec.toml"
-    spec_file.write_text(tomli_w.dumps(data))
+    spec_file = shared_spec(tmp_path, trials=6)
     out = tmp_path / "sweep"  # the shared filesystem of both coordinators
     first, second = coordinator(spec_file, out, storage), coordinator(spec_file, out, storage)
-    try:
-        # Kill the second coordinator once it is running a trial whose run has a checkpoint.
-        study, deadline, victim = None, time.time() + 240, None
-        while victim is None:
-            assert time.time() < deadline, "no trial of the second coordinator got going"
-            time.sleep(0.3)
-            try:
-                study = study or load_study(storage, "shared")
-            except Exception:
-                continue
-            for trial in study.get_trials(states=(TrialState.RUNNING,)):
-                run = out / "trials" / trial.user_attrs["key"].replace("/", "-")
-                if trial.user_attrs.get("owner", "").endswith(f":{second.pid}") and RunDir(run).has_checkpoint():
-                    victim = trial.user_attrs["key"]
+    try:  # kill the second coordinator once it is running a trial whose run has a checkpoint
+        victim = running_with_checkpoint(storage, out, second, time.time() + 240)
         second.send_signal(signal.SIGKILL)
         second.wait(30)
         output, _ = first.communicate(timeout=300)
@@ -194,13 +230,7 @@ def test_two_coordinators_one_killed_every_configuration_completes_once(tmp_path
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(30)
-    table = rows(load_study(storage, "shared"))
-    done = [r["key"] for r in table if r["status"] == "finished"]
-    assert sorted(done) == [f"wide-{i:03d}/ns/seed0" for i in range(6)]  # every configuration exactly once
-    run = out / "trials" / victim.replace("/", "-")
-    runs = sessions(run)
-    assert len(runs) >= 2 and runs[-1]["from_step"] >= 50 and runs[-1]["to_step"] == 400  # resumed, then finished
-    assert all(len(sessions(out / "trials" / k.replace("/", "-"))) == 1 for k in done if k != victim)
+    check_exactly_once(storage, out, 6, victim)
 
 
 def test_dask_survives_a_killed_worker_and_gives_up_on_a_trial_that_keeps_killing(tmp_path):

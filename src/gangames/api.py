@@ -262,16 +262,20 @@ class Comparison:
     baseline: str | None = None
 
     def headlines(self, which: str = "last") -> list:
-        """The ranked tables (report/headline.py), one per data set: ``which`` is last or best."""
-        from gangames.reporting.collect import find_runs, group
-        from gangames.reporting.headline import headline
+        """The ranked tables (reporting/headline.py), one per data set: ``which`` is last or best."""
+        return headlines([r.path for r in self.runs if r.folder.is_run()], which, self.baseline)
 
-        groups = group(find_runs([r.path for r in self.runs if r.folder.is_run()]))
-        by_data: dict[str, list] = {}
-        for g in groups:
-            by_data.setdefault(g.data, []).append(g)
-        found = [headline(gs, which, self.baseline) for gs in by_data.values()]
-        return [h for h in found if h is not None]
+
+def headlines(sources: list[str | Path], which: str = "last", baseline: str | None = None) -> list:
+    """The report's ranked tables of the runs in ``sources``, one per data set."""
+    from gangames.reporting.collect import find_runs, group
+    from gangames.reporting.headline import headline
+
+    by_data: dict[str, list] = {}
+    for g in group(find_runs(list(sources))):
+        by_data.setdefault(g.data, []).append(g)
+    found = [headline(gs, which, baseline) for gs in by_data.values()]
+    return [h for h in found if h is not None]
 
 
 def plan_comparison(games: list[str], data=None, *, seeds: int = 2, steps: int | None = None,

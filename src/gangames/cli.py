@@ -453,10 +453,14 @@ def report(
     title: Annotated[str, typer.Option(help="The page title.")] = "gangames report",
     baseline: Annotated[Optional[str], typer.Option(help="The game every other is compared with (default: the first).")] = None,
 ):
-    """Write one self-contained HTML report from existing runs or sweeps."""
-    from gangames.api import report as write_report
+    """Write one self-contained HTML report from existing runs or sweeps; print its headline."""
+    from gangames.api import headlines, report as write_report
+    from gangames.sweep.results import is_storage
 
     path = write_report(sources, out, title, baseline)
+    runs = [s for s in sources if not is_storage(s)]
+    for h in headlines(runs, "last", baseline) if runs else []:
+        print_headline(h)
     console.print(f"report: {path.resolve()}", soft_wrap=True)
 
 

@@ -24,6 +24,8 @@ from gangames.errors import ConfigError
 class RunConfig:
     seed: int = 0
     steps: int = 2000
+    label: str = ""  # how tables and plots name this run ("" : the game's own label); name variants of one
+    #   game ("ns+sn") so a report over several comparisons tells them apart
     log_every: int = 50  # metrics.jsonl row (mean losses over the interval) and NaN check
     snapshot_every: int = 500  # generator samples saved to samples/
     snapshot_size: int = 1000

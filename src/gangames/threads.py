@@ -12,6 +12,7 @@ process dies, so a file whose lock can be taken is stale and is removed.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -58,10 +59,15 @@ def claim(requested: int = 0, fixed: bool = False) -> int:
     """Set this process's torch threads: ``requested`` if positive, else the free cores (at least
     one); record them for the other gangames processes. Returns the count. A ``fixed`` claim (a
     worker's share, given by its runner) is kept by later claims of 0 in the same process."""
-    global _warned
     if requested <= 0 and _mine.get("fixed"):
         torch.set_num_threads(_mine["threads"])
         return _mine["threads"]
+    with _registry_lock():  # runs started together see each other's claims
+        return _claim(requested, fixed)
+
+
+def _claim(requested: int, fixed: bool) -> int:
+    global _warned
     others = held_by_others()
     free = cores() - sum(others.values())
     threads = requested if requested > 0 else max(1, free)
@@ -74,6 +80,20 @@ def claim(requested: int = 0, fixed: bool = False) -> int:
     _record(threads)
     _mine["fixed"] = fixed
     return threads
+
+
+@contextlib.contextmanager
+def _registry_lock():
+    try:
+        folder = registry()
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / ".lock", "a+")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
 
 
 def _record(threads: int) -> None:

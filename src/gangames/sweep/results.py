@@ -70,7 +70,8 @@ def importance(runs: optuna.Study) -> dict[str, float]:
     if study is None or len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < 2:
         return {}
     try:
-        return {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
+        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+        return {k: float(v) for k, v in optuna.importance.get_param_importances(study, evaluator=evaluator).items()}
     except (ValueError, RuntimeError):
         return {}
 

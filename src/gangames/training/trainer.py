@@ -93,7 +93,7 @@ class Trainer:
             entry = GAMES[self.cfg.game.name]
             self.run_dir.create(self.cfg, {
                 "seed": run.seed, "game": self.cfg.game.name, "data": self.cfg.data.preset, "command": sys.argv,
-                "label": entry.label(self.cfg), "players": self.game.players.count,
+                "label": run.label or entry.label(self.cfg), "players": self.game.players.count,
                 "panels": [dataclasses.asdict(panel) for panel in entry.panels], "data_info": data_info(self.data)})
             if self.data.kind == "vectors":  # real samples for the report's plots
                 reference = self.data.sample(REFERENCE_SAMPLES, torch.Generator(device=self.device).manual_seed(0))
