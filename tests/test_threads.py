@@ -69,3 +69,15 @@ def test_a_workers_share_is_kept_by_its_trainer(registry, monkeypatch):
     assert threads.claim(2, fixed=True) == 2
     assert threads.claim(0) == 2  # the trainer inside a runner's worker keeps the worker's share
     assert threads.claim(3) == 3  # an explicit run.threads wins
+
+
+def test_a_run_holds_its_cores_only_while_it_trains(registry, tmp_path):
+    from gangames.config import Config, apply_overrides
+    from gangames.training.trainer import Trainer
+
+    cfg = apply_overrides(Config(), ["run.steps=3", "run.progress=false", "data.batch_size=16",
+                                     "generator.hidden=[8]", "discriminator.hidden=[8]"])
+    trainer = Trainer(cfg, tmp_path / "run")
+    assert (registry / f"{os.getpid()}.json").exists()  # claimed when built
+    trainer.run()
+    assert not (registry / f"{os.getpid()}.json").exists()  # given back when it ended

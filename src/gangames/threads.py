@@ -82,6 +82,18 @@ def _claim(requested: int, fixed: bool) -> int:
     return threads
 
 
+def release() -> None:
+    """Give this process's claim back (a run ended; a worker's fixed share stays until it exits)."""
+    if not _mine or _mine.get("fixed"):
+        return
+    handle = _mine.pop("handle")
+    _mine.clear()
+    try:
+        Path(handle.name).unlink(missing_ok=True)
+    finally:
+        handle.close()
+
+
 @contextlib.contextmanager
 def _registry_lock():
     try:

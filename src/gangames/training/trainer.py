@@ -26,7 +26,7 @@ from gangames.errors import DivergedError, GanGamesError
 from gangames.games.registry import GAMES
 from gangames.io import image_grid
 from gangames.seeds import SNAPSHOT, Streams, derive_seed
-from gangames.threads import claim as claim_threads
+from gangames.threads import claim as claim_threads, release as release_threads
 from gangames.training import checkpoint
 from gangames.training.compiled import GuardedCompile, compile_function
 from gangames.training.evaluation import Evaluator, balanced_labels
@@ -141,8 +141,12 @@ class Trainer:
     def run(self) -> RunResult:
         """Train to ``run.steps`` holding the run folder's lock (a second trainer on the same folder
         gets a one-line error)."""
-        with self.run_dir.lock():
-            return self._run()
+        claim_threads(self.cfg.run.threads)  # again: a run resumed or rerun in this process
+        try:
+            with self.run_dir.lock():
+                return self._run()
+        finally:
+            release_threads()  # cores held only while training
 
     def _run(self) -> RunResult:
         run = self.cfg.run
