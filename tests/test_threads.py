@@ -81,3 +81,20 @@ def test_a_run_holds_its_cores_only_while_it_trains(registry, tmp_path):
     assert (registry / f"{os.getpid()}.json").exists()  # claimed when built
     trainer.run()
     assert not (registry / f"{os.getpid()}.json").exists()  # given back when it ended
+
+
+def test_an_unwritable_registry_costs_nothing_but_the_record(tmp_path, monkeypatch):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setenv("GANGAMES_THREADS_DIR", str(blocked / "reg"))  # cannot be made
+    monkeypatch.setattr(threads, "_mine", {})
+    monkeypatch.setattr(threads, "cores", lambda: 3)
+    before = torch.get_num_threads()
+    try:
+        assert threads.claim(0) == 3 and threads.claim(2) == 2 and threads.claim(0, fixed=True) == 3
+        assert threads.claim(0) == 3  # the fixed share, kept
+        monkeypatch.setattr(threads, "_mine", {"threads": 1})
+        threads.release()
+        assert threads._mine == {}
+    finally:
+        torch.set_num_threads(before)

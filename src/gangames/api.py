@@ -345,13 +345,14 @@ def report(sources: list[str | Path] | str | Path, out: str | Path = "report.htm
     from gangames.reporting.collect import find_runs
     from gangames.reporting.html import write_report
     from gangames.sweep.results import is_storage, load_study, summary
+    from gangames.training.run_dir import RunDir
 
     paths, sweeps = [], {}
     for source in ([sources] if isinstance(sources, (str, Path)) else list(sources)):
         if is_storage(source):
             study = load_study(source)
             sweeps[study.study_name] = summary(study)
-            paths += [Path(r["run"]) for r in sweeps[study.study_name]["rows"] if r.get("run") and Path(r["run"]).is_dir()]
+            paths += [Path(r["run"]) for r in sweeps[study.study_name]["rows"] if r.get("run") and RunDir(r["run"]).is_run()]
         else:
             paths.append(source)
     return write_report(find_runs(paths), out, title, sweeps, baseline)

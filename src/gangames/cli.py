@@ -272,7 +272,8 @@ def sweep_results(
     console.print(view)
     if found["search"]:
         done = [r for r in found["search"] if r["value"] is not None]
-        best = max(done, key=lambda r: r["value"]) if loaded.direction.name == "MAXIMIZE" else min(done, key=lambda r: r["value"]) if done else None
+        pick_best = max if loaded.direction.name == "MAXIMIZE" else min
+        best = pick_best(done, key=lambda r: r["value"]) if done else None
         console.print(f"search: {len(found['search'])} configurations ({sum(r['phase'] == 'narrow' for r in found['search'])} "
                       f"narrowed), {len(done)} settled; best {found['objective']} (games' mean): "
                       + (f"{_cell(best['value'])} at {best['config']}" if best else "none yet"))

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-_mine: dict = {}  # this process's claim: {"handle": file, "threads": n}
+_mine: dict = {}  # this process's claim: {"threads": n, "fixed": bool, "handle": its locked file, if written}
 _warned = False
 
 
@@ -40,7 +40,7 @@ def held_by_others() -> dict[int, int]:
     found = {}
     folder = registry()
     for path in folder.glob("*.json") if folder.is_dir() else []:
-        if _mine and path.name == f"{os.getpid()}.json":
+        if path.stem == str(os.getpid()):  # our own (locked by us, it would look held)
             continue
         try:
             with open(path) as handle:
@@ -77,8 +77,8 @@ def _claim(requested: int, fixed: bool) -> int:
               f"{len(others)} other gangames process(es) on {cores()} cores); this run uses {threads} "
               f"thread(s) and will be slower. Set run.threads to choose.", file=sys.stderr)
     torch.set_num_threads(threads)
+    _mine.update(threads=threads, fixed=fixed)
     _record(threads)
-    _mine["fixed"] = fixed
     return threads
 
 
@@ -86,12 +86,13 @@ def release() -> None:
     """Give this process's claim back (a run ended; a worker's fixed share stays until it exits)."""
     if not _mine or _mine.get("fixed"):
         return
-    handle = _mine.pop("handle")
+    handle = _mine.pop("handle", None)
     _mine.clear()
-    try:
-        Path(handle.name).unlink(missing_ok=True)
-    finally:
-        handle.close()
+    if handle is not None:
+        try:
+            Path(handle.name).unlink(missing_ok=True)
+        finally:
+            handle.close()
 
 
 @contextlib.contextmanager
@@ -109,11 +110,11 @@ def _registry_lock():
 
 
 def _record(threads: int) -> None:
+    """Write this process's count into its locked file (inside the registry lock, which made the
+    folder)."""
     try:
-        folder = registry()
-        folder.mkdir(parents=True, exist_ok=True)
-        if not _mine:
-            handle = open(folder / f"{os.getpid()}.json", "a+")
+        if "handle" not in _mine:
+            handle = open(registry() / f"{os.getpid()}.json", "a+")
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             _mine["handle"] = handle
         handle = _mine["handle"]
@@ -121,6 +122,5 @@ def _record(threads: int) -> None:
         handle.truncate()
         handle.write(json.dumps({"threads": threads}))
         handle.flush()
-        _mine["threads"] = threads
     except OSError:  # a read-only or odd temp dir: the run goes on, unrecorded
         pass

@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 
 from gangames.sweep.executors import DaskExecutor, LocalExecutor
 from gangames.sweep.spec import SweepSpec
-from gangames.sweep.study import Sweep, make_storage, storage_url
+from gangames.sweep.study import Sweep, failed, make_storage, storage_url
 
 
 def default_storage(out: Path) -> str:
@@ -69,8 +69,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, storage: str | None = None, work
     sweep = Sweep(spec, storage)
     before = sweep.runs.get_trials(deepcopy=False)
     counts = {"complete": sum(t.state == TrialState.COMPLETE for t in before),
-              "failed": sum(t.state == TrialState.FAIL and t.user_attrs.get("status") not in (None, "duplicate")
-                            for t in before),
+              "failed": sum(map(failed, before)),
               "retried": sweep.reap(set(), spec.stale_after, everything=retry_interrupted), "ran": 0}
     counts["retried"] += sweep.restore()
     executor = DaskExecutor(scheduler) if scheduler else LocalExecutor(workers)

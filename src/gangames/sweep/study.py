@@ -226,20 +226,17 @@ class Sweep:
     def restore(self) -> int:
         """After a restart: every asked configuration has all its runs enqueued and, when they are
         all done, its value told. Returns the runs enqueued again (interrupted ones included)."""
-        added = 0
+        added, points = 0, {}
         for phase in PHASES:
             for trial in self.configs[phase].get_trials(deepcopy=False):
                 if "point" in trial.user_attrs:
-                    added += self.enqueue_runs(trial.user_attrs["label"], json.loads(trial.user_attrs["point"]),
-                                               phase, self.spec.seeds)
+                    label = trial.user_attrs["label"]
+                    points[label] = json.loads(trial.user_attrs["point"])
+                    added += self.enqueue_runs(label, points[label], phase, self.spec.seeds)
                     if trial.state == TrialState.RUNNING:
-                        self.settle(trial.user_attrs["label"])
+                        self.settle(label)
         for label in self.runs.user_attrs.get("repeated", []):
-            for phase in PHASES:
-                for trial in self.configs[phase].get_trials(deepcopy=False):
-                    if trial.user_attrs.get("label") == label:
-                        added += self.enqueue_runs(label, json.loads(trial.user_attrs["point"]), "repeat",
-                                                   self.spec.repeat_seeds)
+            added += self.enqueue_runs(label, points[label], "repeat", self.spec.repeat_seeds)
         return added
 
     def claim(self) -> tuple[optuna.Trial, dict] | None:
@@ -298,7 +295,7 @@ class Sweep:
         trial.set_user_attr("run", str(outcome.out))
         trial.set_user_attr("status", outcome.status)
         trial.set_user_attr("seconds", outcome.seconds)
-        value = math.nan
+        value, error = math.nan, outcome.error or outcome.status
         if outcome.status == "finished" and outcome.eval:
             metrics = outcome.eval["metrics"]
             for key, metric in metrics.items():
@@ -307,9 +304,9 @@ class Sweep:
             objective = self.spec.objective or next(iter(metrics))
             value = metrics.get(objective, math.nan)
             if value is None or (isinstance(value, float) and math.isnan(value)):
-                outcome.error, value = f"objective {objective} is not a number", math.nan
+                error, value = f"objective {objective} is not a number", math.nan
         if math.isnan(value):
-            trial.set_user_attr("error", (outcome.error or outcome.status)[:2000])
+            trial.set_user_attr("error", error[:2000])
             self.runs.tell(trial, state=TrialState.FAIL)
         else:
             self.runs.tell(trial, float(value))

@@ -19,19 +19,25 @@ from pathlib import Path
 
 from gangames.errors import GanGamesError
 
-_held: dict[str, list] = {}  # path -> [file, depth], the locks this process holds
+_held: set[str] = set()  # the lock files this process holds
 
 
 class FolderBusy(GanGamesError):
     """Another process holds the run folder."""
 
 
-def holder(path: Path) -> str:
+def _who(path: str | Path) -> dict:
+    """What the last holder wrote into the lock file ({} if nothing readable)."""
     try:
-        who = json.loads(path.read_text())
-        return f"pid {who['pid']} on {who['host']}"
-    except (OSError, ValueError, KeyError):
-        return "another process"
+        who = json.loads(Path(path).read_text())
+        return who if isinstance(who, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def holder(path: Path) -> str:
+    who = _who(path)
+    return f"pid {who['pid']} on {who['host']}" if "pid" in who and "host" in who else "another process"
 
 
 @contextlib.contextmanager
@@ -40,12 +46,8 @@ def exclusive(path: str | Path, what: str, wait: float = 0.0, poll: float = 0.2)
     a one-line :class:`FolderBusy`."""
     path = Path(path)
     key = str(path.resolve())
-    if key in _held:
-        _held[key][1] += 1
-        try:
-            yield
-        finally:
-            _held[key][1] -= 1
+    if key in _held:  # re-entrant: the outer block releases it
+        yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(path, "a+")
@@ -64,17 +66,17 @@ def exclusive(path: str | Path, what: str, wait: float = 0.0, poll: float = 0.2)
     handle.truncate()
     handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}))
     handle.flush()
-    _held[key] = [handle, 1]
+    _held.add(key)
     try:
         yield
     finally:
-        del _held[key]
+        _held.discard(key)
         handle.close()  # closing the descriptor releases the lock
 
 
 def holder_pid(path: str | Path) -> int | None:
     """The pid that last took the lock (it may have died since), or None."""
     try:
-        return int(json.loads(Path(path).read_text())["pid"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return int(_who(path)["pid"])
+    except (KeyError, ValueError, TypeError):
         return None
