@@ -44,6 +44,9 @@ from gangames.games.registry import GAMES
 from gangames.reference import ReferenceGame, plain_copy
 from gangames.training.trainer import Trainer
 
+sys.path.insert(0, str(Path(__file__).parent))
+import jax_reference  # noqa: E402  (benchmarks/jax_reference.py, beside this script)
+
 # The one-pair games, those of the two-player family first (games with their own section after).
 TWO_PLAYER = sorted((g for g, entry in GAMES.items() if not entry.pairs_of_players),
                     key=lambda g: GAMES[g].section is not None)
@@ -215,27 +218,57 @@ def timed_game(game: str, args) -> tuple[Config, int]:
     return cfg, max(20, int(reference_rate(cfg, 5) * args.seconds))
 
 
+def jax_peer(cfg: Config):
+    """The game's JAX step on the players' initial weights (benchmarks/jax_reference.py), after checking
+    that it computes what the torch reference does; None (with the reason printed once) when JAX is
+    absent, the game has no JAX form or the check fails."""
+    if not jax_reference.available():
+        return None
+    if cfg.game.name not in jax_reference.SUPPORTED or cfg.run.device != "cpu":
+        return None
+    data = build.build_data(cfg)
+    players = build.build_players(cfg, data, [0], cfg.run.device)
+    g, d, game = cfg.generator, cfg.discriminator, cfg.game
+    make_ref = lambda: ReferenceGame(plain_copy(players.generator), plain_copy(players.discriminator), game.loss,  # noqa: E731
+                                     game.penalty, game.penalty_weight, game.disc_steps, game.clip,
+                                     (g.optimizer, g.lr, g.beta1, g.beta2), (d.optimizer, d.lr, d.beta1, d.beta2))
+    gap = jax_reference.check(cfg, data, players, make_ref)
+    if not gap < 1e-4:
+        print(f"  ({cfg.game.name}: the JAX step differs from the reference by {gap:.2g} after 3 steps; not timed)")
+        return None
+    return jax_reference.JaxGame(cfg, data, plain_copy(players.generator), plain_copy(players.discriminator))
+
+
 def games_section(args, workdir: Path) -> None:
     print(f"\ntwo-player games on ring8, batch {args.batch}: steps/s (median of {args.repeats} rounds); "
           "ratios to the reference (median, range over rounds); compiled: run.steps_per_call steps per call "
-          "(4 for games of one critic step, else 1)")
+          "(4 for games of one critic step, else 1); JAX: the same step in jax.jit + optax, ours = compiled / JAX")
+    if not jax_reference.available():
+        print("  (JAX is not installed: no JAX column; pip install -e \".[bench]\")")
     print(f"{'game':<10} {'reference':>10} {'eager':>7} {'ratio':>6} {'compiled':>9} {'ratio':>6} {'range':>10} "
-          f"{'best/best':>10} {'compile s':>10} {'MFLOP eager':>12} {'compiled':>9} {'% of rate':>10}")
+          f"{'best/best':>10} {'JAX':>6} {'ours/JAX':>9} {'range':>10} {'compile s':>10} {'MFLOP eager':>12} "
+          f"{'compiled':>9} {'% of rate':>10}")
     for game in args.games.split(","):
         cfg, steps = timed_game(game, args)
         flops, eager_flops = flops_per_step(cfg), flops_per_step(cfg, compiled=False)
         eager, compiled = TimedTrainer(cfg, False, workdir), TimedTrainer(cfg, True, workdir)
-        rounds = Rounds({
+        peer = jax_peer(cfg)
+        measure = {
             "limit": limit(args, flops),
             "reference": lambda: reference_rate(cfg, steps),
             "eager": lambda: eager.rate(steps),
             "compiled": lambda: compiled.rate(steps),
-        }, args.repeats)
+        }
+        if peer is not None:
+            measure["jax"] = lambda: peer.rate(steps)
+        rounds = Rounds(measure, args.repeats)
         note = " *" if GAMES[game].section is not None else ""
+        jax_cells = (f"{rounds['jax']:>6.0f} {rounds.ratio('compiled', 'jax'):>9.2f} {rounds.spread('compiled', 'jax'):>10}"
+                     if peer is not None else f"{'-':>6} {'-':>9} {'-':>10}")
         print(f"{game:<10} {rounds['reference']:>10.0f} {rounds['eager']:>7.0f} {rounds.ratio('eager', 'reference'):>6.2f} "
               f"{rounds['compiled']:>9.0f} {rounds.ratio('compiled', 'reference'):>6.2f} "
               f"{rounds.spread('compiled', 'reference'):>10} {rounds.best_ratio('compiled', 'reference'):>10.2f} "
-              f"{compiled.compile_seconds:>10.1f} {eager_flops / 1e6:>12.1f} "
+              f"{jax_cells} {compiled.compile_seconds:>10.1f} {eager_flops / 1e6:>12.1f} "
               f"{flops / 1e6:>9.1f} "
               f"{100 * rounds.ratio('compiled', 'limit'):>9.0f}%{note}", flush=True)
     if any(GAMES[g].section is not None for g in args.games.split(",")):

@@ -147,6 +147,18 @@ def test_image_games_train_and_write_sample_grids(tmp_path):
         pngs = sorted(p.name for p in (tmp_path / name / "samples").glob("*.png"))
         assert pngs == (["step-00000004-player0.png", "step-00000004-player1.png"] if name == "auction"
                         else ["step-00000004.png"])
+    # 16 digits of 8x8 in 4 columns: 37 px natively, written enlarged 13x (nearest neighbour)
+    from PIL import Image
+
+    from gangames.io import image_grid
+
+    written = np.asarray(Image.open(tmp_path / "ns" / "samples" / "step-00000004.png"))
+    assert written.shape == (37 * 13, 37 * 13)
+    samples = np.load(tmp_path / "ns" / "samples" / "step-00000004.npy")
+    native = image_grid(samples.reshape(-1, 1, 8, 8)[:16], min_width=0)
+    assert native.shape == (37, 37)
+    for dy, dx in ((0, 0), (12, 5), (6, 12)):  # every pixel of a 13x13 block is the native pixel
+        assert np.array_equal(written[dy::13, dx::13], native)
     from gangames.training.evaluation import evaluate_run
 
     result = evaluate_run(tmp_path / "ns", num=200, metrics=["fid", "kid"])

@@ -141,3 +141,50 @@ def test_many_paths_command_quick_sweep_part(tmp_path, monkeypatch):
     assert asked == [("ring8", 3, 7)]
     assert "share with >= 7 modes" in (tmp_path / "sweep.md").read_text()
     assert (tmp_path / "sweep.png").exists() and (tmp_path / "sweep" / "ring8" / "trials.csv").exists()
+
+
+def test_pacgan_protocol_at_toy_size(tmp_path):
+    from gangames.reproduce import pacgan
+
+    tasks = pacgan.plan(tmp_path, trials=2, steps=10, games=("ns", "auction"),
+                        overrides=TINY + ["auction.players=2", "auction.period=5", "auction.lot_size=16"], compile_=False)
+    assert len(tasks) == 2 * 2 * 2 and {t.cfg.data.preset for t in tasks} == {"ring8-pacgan", "grid25"}
+    assert all(t.cfg.eval.mode_samples == 2500 and t.eval_samples == 2500 for t in tasks)
+    assert sorted(t.cfg.run.seed for t in tasks if t.name.startswith("grid25/ns/")) == [0, 1]
+    outcomes = run_many(tasks, workers=2)
+    assert all(o.status == "finished" for o in outcomes), [o.error for o in outcomes]
+    summary = pacgan.summarise(outcomes)
+    for data in pacgan.DATASETS:
+        results = summary["results"][data]
+        assert set(results) == {"ns", "auction (mean player)", "auction (worst player)"}
+        for trial in (0, 1):  # the table's numbers are each run's eval.json: the mean and the worst player
+            m = json.loads((tmp_path / data / "auction" / f"trial{trial}" / "eval.json").read_text())["metrics"]
+            mean_row, worst_row = (results[f"auction ({w} player)"]["trials"][trial] for w in ("mean", "worst"))
+            assert mean_row["modes"] == pytest.approx(np.mean(m["modes/players"])) and mean_row["hq"] == m["hq"]
+            assert worst_row["modes"] == min(m["modes/players"]) and worst_row["reverse_kl"] == m["reverse_kl/worst"]
+            ns = json.loads((tmp_path / data / "ns" / f"trial{trial}" / "eval.json").read_text())["metrics"]
+            assert results["ns"]["trials"][trial]["reverse_kl"] == ns["reverse_kl"]
+    table = pacgan.markdown(summary)
+    assert "| ring8-pacgan | **PacGAN4 (published)** | 10 | 7.8 ± 0.1 | 95.9 % | 0.07 | |" in table
+    assert "| grid25 | **GAN (published)** | 10 | 17.3 ± 0.8 | 94.8 % | 0.70 | |" in table
+
+
+def test_pacgan_bar_is_pacgan4s_row_on_every_statistic():
+    from gangames.reproduce import pacgan
+
+    at = {"modes": 7.8, "hq": 0.959, "reverse_kl": 0.07}
+    assert pacgan.reaches("ring8-pacgan", at)
+    for key, worse in (("modes", 7.7), ("hq", 0.95), ("reverse_kl", 0.08)):
+        assert not pacgan.reaches("ring8-pacgan", {**at, key: worse})
+    assert not pacgan.reaches("grid25", at)  # 7.8 modes of 25
+    assert pacgan.reaches("grid25", {"modes": 25, "hq": 0.94, "reverse_kl": 0.03})
+    row = {"trials": [], "mean": {}, "reaches_bar": True}
+    summary = {"setting": [], "samples": 2500, "results": {"ring8-pacgan": {"a": row, "b": {**row, "reaches_bar": False}},
+                                                            "grid25": {"a": row, "b": row}}}
+    assert pacgan.markdown(summary).rstrip().endswith("At or beyond PacGAN4 on every data set: a.")
+
+
+def test_pacgan_command_refuses_an_unknown_game_before_running(tmp_path):
+    result = CliRunner().invoke(app, ["reproduce", "pacgan", "--out", str(tmp_path), "--games", "ns,nope"])
+    assert result.exit_code != 0 and "unknown game 'nope'" in result.output
+    assert not any(tmp_path.iterdir())

@@ -37,6 +37,15 @@ def test_the_interval_is_the_bootstrap_t_of_the_paired_differences():
     assert all(map(math.isnan, S.paired_interval([1.0])))
 
 
+def test_below_six_seeds_the_interval_is_students_t():
+    """At 5 seeds the bootstrap-t's width is erratic (a few distinct resamples); Student's t is used."""
+    d = np.array([0.8, -3.0, 1.0, 5.0, 1.2])
+    low, high = S.paired_interval(d)
+    assert (low, high) == pytest.approx(stats.t.interval(0.95, 4, loc=d.mean(), scale=stats.sem(d)))
+    six = np.append(d, 0.9)  # from 6 seeds on: the bootstrap-t again
+    assert S.paired_interval(six, resamples=999, seed=2) == pytest.approx(bootstrap_t_by_loop(six, 999, 2))
+
+
 def test_the_p_value_is_the_two_sided_wilcoxon_of_the_differences_and_needs_six_seeds():
     d = np.array([0.3, -0.1, 0.5, 0.2, 0.9, 0.1, 0.4])
     assert S.wilcoxon_p(d) == pytest.approx(stats.wilcoxon(d, alternative="two-sided").pvalue)

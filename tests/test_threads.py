@@ -98,3 +98,18 @@ def test_an_unwritable_registry_costs_nothing_but_the_record(tmp_path, monkeypat
         assert threads._mine == {}
     finally:
         torch.set_num_threads(before)
+
+
+def test_runs_in_the_callers_process_give_their_share_back(registry, tmp_path):
+    from gangames.config import Config, apply_overrides
+    from gangames.runner import Task, run_many
+
+    cfg = apply_overrides(Config(), ["run.steps=3", "run.progress=false", "data.batch_size=16",
+                                     "generator.hidden=[8]", "discriminator.hidden=[8]", "eval.samples=100"])
+    seen = []
+    outcomes = run_many([Task("a", cfg, tmp_path / "a", ["w2"])], workers=1,
+                        on_done=lambda o: seen.append((registry / f"{os.getpid()}.json").exists()))
+    assert outcomes[0].status == "finished", outcomes[0].error
+    assert seen == [True]  # held while the runner's tasks ran (the worker's share)
+    assert not (registry / f"{os.getpid()}.json").exists() and threads._mine == {}
+    assert threads.claim(0) == threads.cores()  # a later run in this process takes the free cores again

@@ -191,6 +191,13 @@ def _write_results(out: Path, summary: dict, table: str) -> None:
     console.print(f"wrote the results into {out} (results.md, results.json)")
 
 
+def _run_reproduction(tasks: list, out: Path, workers: int | None) -> list:
+    from gangames.runner import run_many
+
+    console.print(f"{len(tasks)} runs into {out}")
+    return run_many(tasks, workers, on_done=_report_outcome)
+
+
 @reproduce_app.command("bid-picture")
 @reports_errors
 def reproduce_bid_picture(
@@ -207,15 +214,13 @@ def reproduce_bid_picture(
 ):
     """Auction vs classical training of N pairs, NS-GAN and WGAN players, on the 8-mode ring."""
     from gangames.reproduce import bid_picture
-    from gangames.runner import run_many
 
     if quick:
         seeds, ns_steps, wgan_steps = 3, 300, 300
     steps = {"ns": ns_steps, "wgan": wgan_steps}
     chosen = [v.strip() for v in variants.split(",") if v.strip()]
     tasks = bid_picture.plan(out, seeds, {v: steps.get(v, ns_steps) for v in chosen}, players, set_, compile_)
-    console.print(f"{len(tasks)} runs into {out}")
-    outcomes = run_many(tasks, workers, on_done=_report_outcome)
+    outcomes = _run_reproduction(tasks, out, workers)
     summary = bid_picture.summarise(outcomes)
     _write_results(out, summary, bid_picture.markdown(summary))
 
@@ -300,6 +305,36 @@ def _cell(value) -> str:
     return "" if value is None else str(value)
 
 
+@reproduce_app.command("pacgan")
+@reports_errors
+def reproduce_pacgan(
+    out: Annotated[Path, typer.Option(help="Folder for the runs and the results table.")] = Path("runs/pacgan"),
+    trials: Annotated[int, typer.Option(help="Trials (seeds) per game and data set.")] = 10,
+    steps: Annotated[int, typer.Option(help="Training steps of every run.")] = 10_000,
+    games: Annotated[Optional[str], typer.Option(help="Comma-separated games (default: minimax, ns, wgan-gp, gan-gp, "
+                                                      "dragan-ns, r3gan, robust-w, auction).")] = None,
+    quick: Annotated[bool, typer.Option(help="Smoke size: 2 trials, 300 steps.")] = False,
+    workers: Workers = None,
+    set_: Set = None,
+    compile_: Annotated[bool, typer.Option("--compile/--no-compile")] = True,
+):
+    """PacGAN's Table 1 protocol: every game on its 2-D ring and grid, modes, high quality and reverse KL
+    on 2 500 samples, the published GAN and PacGAN4 rows beside."""
+    from gangames.errors import pick
+    from gangames.games.registry import GAMES
+    from gangames.reproduce import pacgan
+
+    if quick:
+        trials, steps = 2, 300
+    chosen = [g.strip() for g in games.split(",") if g.strip()] if games else list(pacgan.GAMES)
+    for game in chosen:
+        pick("game", game, GAMES)  # an unknown game: one line, before anything runs
+    tasks = pacgan.plan(out, trials, steps, chosen, overrides=set_, compile_=compile_)
+    outcomes = _run_reproduction(tasks, out, workers)
+    summary = pacgan.summarise(outcomes)
+    _write_results(out, summary, pacgan.markdown(summary))
+
+
 @reproduce_app.command("robust-w")
 @reports_errors
 def reproduce_robust_w(
@@ -316,15 +351,13 @@ def reproduce_robust_w(
 ):
     """The robust game (two gammas) against NS-GAN and WGAN-GP on ring8 and grid25: W2 over steps and seconds."""
     from gangames.reproduce import robust_w
-    from gangames.runner import run_many
 
     if quick:
         seeds, steps, eval_every = 2, 200, 50
     pair = tuple(float(g) for g in gammas.split(","))
     tasks = robust_w.plan(out, seeds, steps, gammas=pair, eval_every=eval_every,
                           warmup=min(500, steps // 6), overrides=set_, compile_=compile_)
-    console.print(f"{len(tasks)} runs into {out}")
-    outcomes = run_many(tasks, workers, on_done=_report_outcome)
+    outcomes = _run_reproduction(tasks, out, workers)
     try:
         limits = {k: float(v) for k, v in (item.split("=") for item in thresholds.split(","))}
     except ValueError:

@@ -123,11 +123,16 @@ def run_many(tasks: list[Task], workers: int | None = None, on_done=None) -> lis
     workers = max(1, min(workers or cores(), len(tasks) or 1))
     threads = max(1, cores() // workers)
     if workers == 1:
+        from gangames.threads import release
+
         outcomes = []
-        for task in tasks:
-            outcomes.append(run_task(task, threads))
-            if on_done:
-                on_done(outcomes[-1])
+        try:
+            for task in tasks:
+                outcomes.append(run_task(task, threads))
+                if on_done:
+                    on_done(outcomes[-1])
+        finally:
+            release(share=True)  # the tasks ran in this process: its share ends with them
         return outcomes
     results: dict[int, Outcome] = {}
     with futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:

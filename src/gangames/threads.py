@@ -82,9 +82,10 @@ def _claim(requested: int, fixed: bool) -> int:
     return threads
 
 
-def release() -> None:
-    """Give this process's claim back (a run ended; a worker's fixed share stays until it exits)."""
-    if not _mine or _mine.get("fixed"):
+def release(share: bool = False) -> None:
+    """Give this process's claim back (a run ended). A worker's fixed share stays until it exits,
+    or until its runner gives it back (``share``: the runner that ran its tasks in this process)."""
+    if not _mine or (_mine.get("fixed") and not share):
         return
     handle = _mine.pop("handle", None)
     _mine.clear()

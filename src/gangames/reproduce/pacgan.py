@@ -1,0 +1,111 @@
+"""PacGAN's Table 1 protocol (Lin et al. 2018) for every game: the 2-D ring and grid, 10 trials each.
+
+Each trial trains one game on ``ring8-pacgan`` (8 Gaussians on the unit circle, sigma 0.01) or
+``grid25`` (25 Gaussians on {-4, ..., 4}^2, sigma 0.05) and is scored, as PacGAN scores it, on 2 500
+samples: modes (a mode counts when at least one sample is high quality, within 3 sigma of it), the
+fraction of high-quality samples, and the reverse KL divergence of the modes' histogram to the uniform
+one. Every game plays under one shared setting (``SETTING``, stated in the table's header); the
+auction is scored by its players' mean and by its worst player. The published rows are printed
+beside ours, and the table says which games reach PacGAN4's row (at least its modes and
+high-quality fraction, at most its KL).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from gangames.config import Config, apply_overrides
+from gangames.reproduce.stats import fmt, mean_std
+from gangames.runner import Outcome, Task
+
+DATASETS = ("ring8-pacgan", "grid25")
+GAMES = ("minimax", "ns", "wgan-gp", "gan-gp", "dragan-ns", "r3gan", "robust-w", "auction")
+SAMPLES = 2_500  # PacGAN's samples per evaluation
+
+# PacGAN Table 1 (mean ± as published, 10 trials): modes, high-quality fraction, reverse KL.
+PUBLISHED = {
+    "ring8-pacgan": {"GAN": (6.3, 0.5, 0.982, 0.45), "PacGAN4": (7.8, 0.1, 0.959, 0.07)},
+    "grid25": {"GAN": (17.3, 0.8, 0.948, 0.70), "PacGAN4": (24.8, 0.2, 0.936, 0.04)},
+}
+BAR = "PacGAN4"
+
+# The shared setting of every game: the README main job's (one Adam for every game, lambda = 0.1 for
+# every penalised game, auction N = 4 NS pairs); the steps and batch of this protocol.
+SETTING = ["data.batch_size=256", "generator.lr=1e-3", "discriminator.lr=1e-3", "generator.beta1=0.5",
+           "discriminator.beta1=0.5", "generator.beta2=0.9", "discriminator.beta2=0.9", "game.penalty_weight=0.1",
+           "auction.players=4"]
+METRICS = ["modes"]  # the metric that gives PacGAN's three statistics:
+KEYS = ("modes", "hq", "reverse_kl")
+
+
+def plan(out: Path, trials: int, steps: int, games=GAMES, datasets=DATASETS, overrides: list[str] | None = None,
+         compile_: bool = True) -> list[Task]:
+    tasks = []
+    for data in datasets:
+        for game in games:
+            for trial in range(trials):
+                cfg = apply_overrides(Config(), [
+                    f"game.name={game}", f"data.preset={data}", f"run.steps={steps}", f"run.seed={trial}",
+                    "run.progress=false", f"run.compile={'true' if compile_ else 'false'}",
+                    f"run.checkpoint_every={max(steps // 4, 1)}", f"eval.mode_samples={SAMPLES}",
+                    *SETTING, *(overrides or [])])
+                tasks.append(Task(f"{data}/{game}/trial{trial}", cfg, out / data / game / f"trial{trial}", METRICS,
+                                  eval_samples=SAMPLES))
+    return tasks
+
+
+def _rows(outcome: Outcome) -> dict[str, dict]:
+    """The outcome's scores: one row for a two-player game, the mean and the worst player of an auction."""
+    m = (outcome.eval or {}).get("metrics", {})
+    row = lambda suffix: {k: m.get(f"{k}{suffix}", math.nan) for k in KEYS}  # noqa: E731
+    if any(k.endswith("/worst") for k in m):
+        return {"mean player": row(""), "worst player": row("/worst")}
+    return {"": row("")}
+
+
+def summarise(outcomes: list[Outcome]) -> dict:
+    """Per data set, per game (an auction's mean and worst player as two rows): the trials' scores,
+    mean ± std, and whether the mean reaches the bar's row."""
+    results: dict = {}
+    for o in outcomes:
+        data, game, trial = o.name.split("/")
+        for which, row in _rows(o).items():
+            label = f"{game} ({which})" if which else game
+            results.setdefault(data, {}).setdefault(label, []).append({"trial": int(trial[5:]), "status": o.status, **row})
+    summary: dict = {"setting": SETTING, "samples": SAMPLES, "results": {}}
+    for data, by_game in results.items():
+        summary["results"][data] = {}
+        for label, rows in by_game.items():
+            rows.sort(key=lambda r: r["trial"])
+            means = {k: mean_std([r[k] for r in rows])[0] for k in KEYS}
+            summary["results"][data][label] = {"trials": rows, "mean": means, "reaches_bar": reaches(data, means)}
+    return summary
+
+
+def reaches(data: str, means: dict) -> bool:
+    """At or beyond the bar's published row on every statistic (modes and hq at least, KL at most)."""
+    modes, _, hq, kl = PUBLISHED[data][BAR]
+    return bool(means["modes"] >= modes and means["hq"] >= hq and means["reverse_kl"] <= kl)
+
+
+def markdown(summary: dict) -> str:
+    lines = [f"Every game under one setting ({' '.join(summary['setting'])}); {summary['samples']} samples per "
+             "trial; mean ± std over trials (published: mean ± as in PacGAN's Table 1).", "",
+             f"| data | game | trials | modes ↑ | high quality ↑ | reverse KL ↓ | at or beyond {BAR} |",
+             "|---|---|---|---|---|---|---|"]
+    for data, by_game in summary["results"].items():
+        for name, (modes, modes_sd, hq, kl) in PUBLISHED[data].items():
+            lines.append(f"| {data} | **{name} (published)** | 10 | {modes:.1f} ± {modes_sd:.1f} | {100 * hq:.1f} % | "
+                         f"{kl:.2f} | |")
+        for label, entry in by_game.items():
+            rows = entry["trials"]
+            hq = mean_std([r["hq"] for r in rows])
+            done = sum(r["status"] == "finished" for r in rows)
+            lines.append(f"| {data} | {label} | {done if done == len(rows) else f'{done} of {len(rows)}'} | {fmt([r['modes'] for r in rows], 1)} | "
+                         f"{100 * hq[0]:.1f} ± {100 * hq[1]:.1f} % | {fmt([r['reverse_kl'] for r in rows], 2)} | "
+                         f"{'yes' if entry['reaches_bar'] else 'no'} |")
+    met = [label for label in next(iter(summary["results"].values()), {})
+           if all(summary["results"][d].get(label, {}).get("reaches_bar") for d in summary["results"])]
+    lines += ["", f"At or beyond {BAR} on every data set: {', '.join(met) if met else 'none'}."]
+    return "\n".join(lines) + "\n"
