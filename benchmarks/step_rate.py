@@ -118,16 +118,22 @@ def flops_per_step(cfg: Config, compiled: bool = True) -> float:
 
 
 # -- rates -----------------------------------------------------------------------------------------
+def reference_game(cfg: Config, players, p: int = 0) -> ReferenceGame:
+    """Player ``p`` of stacked ``players`` as the plainly written game of ``cfg``."""
+    g, d, game = cfg.generator, cfg.discriminator, cfg.game
+    return ReferenceGame(plain_copy(players.generator, p), plain_copy(players.discriminator, p), game.loss,
+                         game.penalty, game.penalty_weight, game.disc_steps, game.clip,
+                         (g.optimizer, g.lr, g.beta1, g.beta2), (d.optimizer, d.lr, d.beta1, d.beta2),
+                         game.dragan_scale)
+
+
 def reference_rate(cfg: Config, steps: int, pairs: int = 1) -> float:
     """Rounds/s of ``pairs`` reference pairs trained one after another in a plain eager loop."""
     device = cfg.run.device
     data = build.build_data(cfg)
     players = build.build_players(cfg, data, list(range(pairs)), device)
-    g, d, game = cfg.generator, cfg.discriminator, cfg.game
-    refs = [ReferenceGame(plain_copy(players.generator, p), plain_copy(players.discriminator, p), game.loss,
-                          game.penalty, game.penalty_weight, game.disc_steps, game.clip,
-                          (g.optimizer, g.lr, g.beta1, g.beta2), (d.optimizer, d.lr, d.beta1, d.beta2),
-                          game.dragan_scale) for p in range(pairs)]
+    game = cfg.game
+    refs = [reference_game(cfg, players, p) for p in range(pairs)]
     centres = torch.as_tensor(data.centres, dtype=torch.float32, device=device)
     batch, k, penalty = cfg.data.batch_size, game.disc_steps, game.penalty
 
@@ -228,11 +234,7 @@ def jax_peer(cfg: Config):
         return None
     data = build.build_data(cfg)
     players = build.build_players(cfg, data, [0], cfg.run.device)
-    g, d, game = cfg.generator, cfg.discriminator, cfg.game
-    make_ref = lambda: ReferenceGame(plain_copy(players.generator), plain_copy(players.discriminator), game.loss,  # noqa: E731
-                                     game.penalty, game.penalty_weight, game.disc_steps, game.clip,
-                                     (g.optimizer, g.lr, g.beta1, g.beta2), (d.optimizer, d.lr, d.beta1, d.beta2))
-    gap = jax_reference.check(cfg, data, players, make_ref)
+    gap = jax_reference.check(cfg, data, players, lambda: reference_game(cfg, players))
     if not gap < 1e-4:
         print(f"  ({cfg.game.name}: the JAX step differs from the reference by {gap:.2g} after 3 steps; not timed)")
         return None

@@ -27,9 +27,4 @@ def test_the_check_fails_for_a_step_that_computes_something_else(monkeypatch):
     data = step_rate.build.build_data(cfg)
     players = step_rate.build.build_players(cfg, data, [0], "cpu")
     reference = step_rate.resolved("ns", 64)
-    g, d, game = reference.generator, reference.discriminator, reference.game
-    make_ref = lambda: step_rate.ReferenceGame(  # noqa: E731
-        step_rate.plain_copy(players.generator), step_rate.plain_copy(players.discriminator), game.loss, game.penalty,
-        game.penalty_weight, game.disc_steps, game.clip, (g.optimizer, g.lr, g.beta1, g.beta2),
-        (d.optimizer, d.lr, d.beta1, d.beta2))
-    assert jax_reference.check(cfg, data, players, make_ref) > 1e-4
+    assert jax_reference.check(cfg, data, players, lambda: step_rate.reference_game(reference, players)) > 1e-4
