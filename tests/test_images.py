@@ -155,7 +155,7 @@ def test_image_games_train_and_write_sample_grids(tmp_path):
     written = np.asarray(Image.open(tmp_path / "ns" / "samples" / "step-00000004.png"))
     assert written.shape == (37 * 13, 37 * 13)
     samples = np.load(tmp_path / "ns" / "samples" / "step-00000004.npy")
-    native = image_grid(samples.reshape(-1, 1, 8, 8)[:16], min_width=0)
+    native = image_grid(samples.reshape(-1, 1, 8, 8)[:16], width=0)
     assert native.shape == (37, 37)
     for dy, dx in ((0, 0), (12, 5), (6, 12)):  # every pixel of a 13x13 block is the native pixel
         assert np.array_equal(written[dy::13, dx::13], native)

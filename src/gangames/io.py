@@ -84,12 +84,12 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
-GRID_WIDTH = 512  # pixels a sample grid is at least enlarged to, so that 8x8 digits can be seen
+GRID_WIDTH = 512  # pixels a sample grid is enlarged towards (never beyond), so that 8x8 digits can be seen
 
 
-def image_grid(images: np.ndarray, columns: int | None = None, min_width: int = GRID_WIDTH) -> np.ndarray:
+def image_grid(images: np.ndarray, columns: int | None = None, width: int = GRID_WIDTH) -> np.ndarray:
     """Images (n, C, H, W) in [-1, 1] as one uint8 picture (rows x columns tiles, 1-pixel gaps),
-    enlarged by the largest whole factor that keeps it within ``min_width`` pixels (nearest neighbour,
+    enlarged by the largest whole factor that keeps it within ``width`` pixels (none when it is already as wide) (nearest neighbour,
     so every pixel stays a sharp square): 8 digits of 8x8 are 73 px wide natively, 511 px written."""
     images = np.asarray(images, dtype=np.float32)
     n, c, h, w = images.shape
@@ -100,7 +100,7 @@ def image_grid(images: np.ndarray, columns: int | None = None, min_width: int = 
         r, col = divmod(i, columns)
         grid[:, 1 + r * (h + 1):1 + r * (h + 1) + h, 1 + col * (w + 1):1 + col * (w + 1) + w] = (image + 1) / 2
     pixels = (np.clip(grid, 0, 1) * 255).round().astype(np.uint8)
-    factor = max(1, min_width // pixels.shape[-1])
+    factor = max(1, width // pixels.shape[-1])
     pixels = pixels.repeat(factor, axis=1).repeat(factor, axis=2)
     return pixels[0] if c == 1 else pixels.transpose(1, 2, 0)
 
