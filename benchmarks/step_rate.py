@@ -52,9 +52,14 @@ TWO_PLAYER = sorted((g for g, entry in GAMES.items() if not entry.pairs_of_playe
                     key=lambda g: GAMES[g].section is not None)
 
 
+# Every benchmark plays each game's paper settings (no tuned defaults, so no generator average: the
+# step the JAX peer and the plain reference write out).
+PAPER = ["run.progress=false", "game.defaults=paper"]
+
+
 def resolved(game: str, batch: int, device: str = "cpu", extra: list[str] | None = None) -> Config:
     return build.resolve(apply_overrides(Config(), [f"game.name={game}", f"data.batch_size={batch}",
-                                                    "run.progress=false", f"run.device={device}", *(extra or [])]))
+                                                    f"run.device={device}", *PAPER, *(extra or [])]))
 
 
 # -- the machine -----------------------------------------------------------------------------------
@@ -510,7 +515,7 @@ def compile_section(args) -> None:
 
 
 def _peak_rss(overrides: list[str], queue) -> None:
-    cfg = apply_overrides(Config(), ["run.progress=false", "run.steps=300", *overrides])
+    cfg = apply_overrides(Config(), [*PAPER, "run.steps=300", *overrides])
     Trainer(cfg, Path(tempfile.mkdtemp()) / "run").run()
     queue.put(peak_rss_mib())
 

@@ -21,6 +21,7 @@ def small_cfg():
         cfg.generator.hidden = [16, 16]
         cfg.discriminator.hidden = [16, 16]
         cfg.run.progress = False
+        cfg.game.defaults = "paper"  # each game's own settings: the tuned ones are tests/test_defaults.py's
         for section, values in sections.items():
             for key, value in values.items():
                 setattr(getattr(cfg, section), key, value)

@@ -9,6 +9,7 @@ from gangames import build
 from gangames.config import Config, apply_overrides
 from gangames.errors import ConfigError
 from gangames.training.compiled import GuardedCompile, compile_function, use_cache_dir
+from gangames.training.trainer import Trainer
 
 
 def params(game):
@@ -65,10 +66,62 @@ def test_steps_per_call_is_four_for_games_of_one_critic_step_unless_set():
         of("run.steps_per_call=0")
 
 
-def test_compile_is_chosen_by_run_length_unless_set():
-    assert build.resolve(apply_overrides(Config(), ["run.steps=100"])).run.compile is False
-    assert build.resolve(apply_overrides(Config(), ["run.steps=20000"])).run.compile is True
-    assert build.resolve(apply_overrides(Config(), ["run.steps=20000", "run.compile=false"])).run.compile is False
+def test_compile_is_chosen_by_run_length_and_the_cache_unless_set(tmp_path, monkeypatch):
+    from gangames.training.compiled import compiled_before, remember_compiled
+
+    monkeypatch.setenv("GANGAMES_CACHE", str(tmp_path))  # a machine that never compiled
+    of = lambda *o: build.resolve(apply_overrides(Config(), list(o)))  # noqa: E731
+    assert of("run.steps=100").run.compile is False
+    assert of("run.steps=20000").run.compile is False  # a cold compile would not be repaid
+    assert of("run.steps=100000").run.compile is True
+    assert of("run.steps=200000", "run.compile=false").run.compile is False
+    remember_compiled(of("run.steps=20000"))
+    assert of("run.steps=20000").run.compile is True  # the same structure: from the cache
+    assert of("run.steps=20000", "run.seed=3", "generator.lr=3e-4", "eval.samples=10").run.compile is True
+    assert of("run.steps=4000").run.compile is False  # too short even from the cache
+    assert of("run.steps=20000", "generator.hidden=[64]").run.compile is False  # another graph
+    assert of("run.steps=20000", "game.name=wgan-gp").run.compile is False
+    assert not compiled_before(of("run.steps=20000", "data.batch_size=64"))
+
+
+def test_a_compiled_run_marks_its_structure_as_cached(tmp_path, monkeypatch, small_cfg):
+    """The trainer's part, with a stand-in compiler (one new graph on the first call, then the step
+    itself): a run that compiled leaves the mark, one whose compiler failed or that ran eagerly does not."""
+    from gangames.training import compiled, trainer
+
+    def stand_in(step, cpp_wrapper=True):
+        def first_call_compiles(*args):
+            if not calls:
+                torch._dynamo.utils.counters["stats"]["unique_graphs"] += 1
+            calls.append(1)
+            return step(*args)
+        return GuardedCompile(step, first_call_compiles)
+
+    def failing(step, cpp_wrapper=True):  # compiles a graph on its first call, fails to recompile on the next
+        def compiles_then_fails(*args):
+            calls.append(1)
+            if len(calls) > 1:
+                raise torch._dynamo.exc.Unsupported("no")
+            torch._dynamo.utils.counters["stats"]["unique_graphs"] += 1
+            return step(*args)
+        return GuardedCompile(step, compiles_then_fails)
+
+    monkeypatch.setenv("GANGAMES_CACHE", str(tmp_path / "cache"))
+    calls = []
+    monkeypatch.setattr(trainer, "compile_function", stand_in)
+    cfg = small_cfg("ns", run={"steps": 8, "compile": True, "steps_per_call": 2})
+    assert not compiled.compiled_before(cfg)
+    Trainer(cfg, tmp_path / "run").run()
+    assert calls and compiled.compiled_before(cfg)
+    eager = small_cfg("ns", run={"steps": 8, "compile": False}, generator={"hidden": [8]})
+    Trainer(eager, tmp_path / "eager").run()
+    assert not compiled.compiled_before(eager)  # an eager run leaves no mark
+    monkeypatch.setattr(trainer, "compile_function", failing)
+    calls.clear()
+    broken = small_cfg("ns", run={"steps": 8, "compile": True, "steps_per_call": 2}, generator={"hidden": [4]})
+    with pytest.warns(UserWarning, match="torch.compile failed"):
+        Trainer(broken, tmp_path / "broken").run()
+    assert not compiled.compiled_before(broken)  # nothing was compiled
 
 
 def test_compiled_kernels_go_to_our_cache_unless_the_user_chose_a_folder(tmp_path, monkeypatch):

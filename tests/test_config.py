@@ -51,10 +51,11 @@ def test_resolve_rejects_bad_names_and_values(field, value, message):
 
 
 def test_game_defaults_fill_the_config_and_user_values_win():
-    wgan = build.resolve(C.apply_overrides(C.Config(), ["game.name=wgan"]))
+    """Each game's own (paper) settings; the tuned ones per kind of data are tests/test_defaults.py's."""
+    wgan = build.resolve(C.apply_overrides(C.Config(), ["game.name=wgan", "game.defaults=paper"]))
     assert (wgan.game.loss, wgan.game.disc_steps, wgan.game.clip) == ("wasserstein", 5, 0.01)
     assert (wgan.discriminator.optimizer, wgan.discriminator.lr) == ("rmsprop", 5e-5)
-    gp = build.resolve(C.apply_overrides(C.Config(), ["game.name=wgan-gp", "game.penalty_weight=1"]))
+    gp = build.resolve(C.apply_overrides(C.Config(), ["game.name=wgan-gp", "game.penalty_weight=1", "game.defaults=paper"]))
     assert (gp.game.penalty, gp.game.penalty_weight, gp.generator.beta1, gp.generator.beta2) == ("interpolate", 1.0, 0.0, 0.9)
     dragan = build.resolve(C.apply_overrides(C.Config(), ["game.name=dragan-ns", "game.dragan_form=B"]))
     assert (dragan.game.penalty, dragan.game.dragan_scale) == ("dragan", 1.0)

@@ -56,7 +56,8 @@ def test_swapping_in_the_average_restores_the_trained_weights_exactly():
 
 
 def test_a_run_with_the_average_resumes_bit_identically_and_samples_from_it(tmp_path):
-    common = ["game.name=ns", "run.seed=2", "run.checkpoint_every=10", "run.keep_checkpoints=5", "generator.ema=0.9"]
+    common = ["game.name=ns", "run.seed=2", "run.checkpoint_every=10", "run.keep_checkpoints=5", "generator.ema=0.9",
+              "generator.ema_rampup=false"]
     Trainer(cfg_of(*common, "run.steps=20"), tmp_path / "straight").run()
     Trainer(cfg_of(*common, "run.steps=10"), tmp_path / "resumed").run()
     Trainer.resume(tmp_path / "resumed", steps=20).run()

@@ -246,3 +246,17 @@ def test_trials_run_on_a_real_dask_cluster(tmp_path):
     table = rows(load_study(tmp_path / "sweep" / "study.db"))
     assert [r["status"] for r in table] == ["finished"] * 4
     assert all(not math.isnan(r["hq"]) for r in table)
+
+
+def test_a_sweep_compiles_where_its_trials_together_repay_it_unless_its_base_says():
+    from gangames.build import COLD_COMPILE_FROM_STEPS
+
+    point = {"generator.lr": 1e-3, "discriminator.lr": 1e-3, "game.disc_steps": 1}
+    long = {"run": {**BASE["run"], "steps": 10_000}}
+    many = spec_of(sweep={"trials": 10, "seeds": [0]}, base={**BASE, **long})  # 100 000 steps of each game
+    assert many.steps_per_game(10_000) == COLD_COMPILE_FROM_STEPS
+    assert many.run_config(point, "ns", 0).run.compile is True
+    few = spec_of(sweep={"trials": 9, "seeds": [0]}, base={**BASE, **long})  # 90 000: left to the run's rule
+    assert few.run_config(point, "ns", 0).run.compile is None
+    off = spec_of(sweep={"trials": 10}, base={**BASE, "run": {"steps": 10_000, "compile": False}})
+    assert off.run_config(point, "ns", 0).run.compile is False

@@ -12,6 +12,7 @@ import copy
 
 import torch
 
+from gangames import defaults as tuned_defaults
 from gangames.config import Config, PlayerConfig, played_sections
 from gangames.data.augment import parse as parse_augment
 from gangames.data.presets import PRESETS
@@ -25,9 +26,14 @@ from gangames.nets.stacked import ACTIVATIONS
 from gangames.optim import OPTIMIZERS, Optimizer, OptimizerSettings, settings_of
 from gangames.plugins import is_reference, load_plugins, module_of_reference, origins
 from gangames.plugins import resolve as resolve_reference
+from gangames.training.compiled import compiled_before
 from gangames.seeds import derive_seed, player_seeds  # noqa: F401  (re-exported: build.derive_seed)
 
+# run.compile unset: compile a run of this many steps when its structure compiled before on this
+# machine (1-10 s from the cache), and from COLD_COMPILE_FROM_STEPS when it would compile cold (20-155 s;
+# NS on 2-D saves 1.3 ms a step compiled, so a 90 s compile is repaid after ~70 000 steps: docs/speed.md).
 COMPILE_FROM_STEPS = 5000
+COLD_COMPILE_FROM_STEPS = 100_000
 # Rounds per compiled call for games of one critic step: each call costs ~80 us of guards and
 # wrappers; four rounds per call take ~60 us off each step (benchmarks/README.md, overhead).
 STEPS_PER_CALL = 4
@@ -81,8 +87,6 @@ def resolve(config: Config) -> Config:
     for key in ("steps", "log_every", "snapshot_every", "snapshot_size", "checkpoint_every", "keep_checkpoints"):
         at_least(getattr(run, key), f"run.{key}")
     at_least(run.threads, "run.threads", 0)
-    if run.compile is None:  # compiling costs 20-155 s the first time, 1-10 s cached: for long runs only
-        run.compile = run.steps >= COMPILE_FROM_STEPS
     ev = cfg.eval
     at_least(ev.every, "eval.every", 0)
     at_least(ev.samples, "eval.samples", 2)
@@ -117,6 +121,7 @@ def resolve(config: Config) -> Config:
         raise ConfigError(f"data.augment (DiffAugment) transforms images; data preset {data.preset!r} is {kind}")
 
     entry = pick("game", game.name, GAMES)
+    tuned_defaults.fill(cfg, preset.profile)
     defaults = entry.optimizer(cfg)
     for role in ROLES:
         _resolve_player(getattr(cfg, role), role, defaults, kind, preset)
@@ -127,6 +132,8 @@ def resolve(config: Config) -> Config:
     for width in disc.head or []:
         at_least(width, "discriminator.head")
     at_least(cfg.generator.latent_dim, "generator.latent_dim")
+    gen = cfg.generator
+    gen.ema, gen.ema_rampup = gen.ema or 0.0, bool(gen.ema_rampup)
     if not 0 <= cfg.generator.ema < 1:
         raise ConfigError(f"generator.ema is a decay in [0, 1) (0: off), got {cfg.generator.ema}")
 
@@ -135,6 +142,9 @@ def resolve(config: Config) -> Config:
         run.steps_per_call = STEPS_PER_CALL if game.disc_steps == 1 else 1
     at_least(run.steps_per_call, "run.steps_per_call")
     run.plugins = list(dict.fromkeys([*run.plugins, *used_plugins(cfg)]))
+    if run.compile is None:  # only where it pays: a cold compile costs 20-155 s, a cached one 1-10 s
+        run.compile = run.steps >= COLD_COMPILE_FROM_STEPS or (run.steps >= COMPILE_FROM_STEPS
+                                                                and compiled_before(cfg))
     return cfg
 
 

@@ -175,6 +175,7 @@ reproduce_app = typer.Typer(no_args_is_help=True, help="Reproduce the papers' ex
 app.add_typer(reproduce_app, name="reproduce")
 
 Workers = Annotated[Optional[int], typer.Option(help="Parallel training processes (default: one per core).")]
+Compile = Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile every run's game step.")]
 
 
 def _report_outcome(outcome) -> None:
@@ -210,7 +211,7 @@ def reproduce_bid_picture(
     quick: Annotated[bool, typer.Option(help="A small smoke-size version: 3 seeds, 300 steps.")] = False,
     workers: Workers = None,
     set_: Set = None,
-    compile_: Annotated[bool, typer.Option("--compile/--no-compile")] = True,
+    compile_: Compile = True,
 ):
     """Auction vs classical training of N pairs, NS-GAN and WGAN players, on the 8-mode ring."""
     from gangames.reproduce import bid_picture
@@ -316,23 +317,53 @@ def reproduce_pacgan(
     quick: Annotated[bool, typer.Option(help="Smoke size: 2 trials, 300 steps.")] = False,
     workers: Workers = None,
     set_: Set = None,
-    compile_: Annotated[bool, typer.Option("--compile/--no-compile")] = True,
+    compile_: Compile = True,
 ):
     """PacGAN's Table 1 protocol: every game on its 2-D ring and grid, modes, high quality and reverse KL
     on 2 500 samples, the published GAN and PacGAN4 rows beside."""
-    from gangames.errors import pick
-    from gangames.games.registry import GAMES
     from gangames.reproduce import pacgan
 
     if quick:
         trials, steps = 2, 300
-    chosen = [g.strip() for g in games.split(",") if g.strip()] if games else list(pacgan.GAMES)
-    for game in chosen:
-        pick("game", game, GAMES)  # an unknown game: one line, before anything runs
-    tasks = pacgan.plan(out, trials, steps, chosen, overrides=set_, compile_=compile_)
+    tasks = pacgan.plan(out, trials, steps, _games(games, pacgan.GAMES), overrides=set_, compile_=compile_)
     outcomes = _run_reproduction(tasks, out, workers)
     summary = pacgan.summarise(outcomes)
     _write_results(out, summary, pacgan.markdown(summary))
+
+
+@reproduce_app.command("defaults")
+@reports_errors
+def reproduce_defaults(
+    out: Annotated[Path, typer.Option(help="Folder for the runs and the results table.")] = Path("runs/defaults"),
+    seeds: Annotated[int, typer.Option(help="Seeds per game and data set.")] = 5,
+    steps: Annotated[int, typer.Option(help="Training steps of every run.")] = 10_000,
+    games: Annotated[Optional[str], typer.Option(help="Comma-separated games (default: the first family: "
+                                                      "minimax, ns, wgan, wgan-gp, gan-gp, dragan-ns).")] = None,
+    quick: Annotated[bool, typer.Option(help="Smoke size: 2 seeds, 300 steps.")] = False,
+    workers: Workers = None,
+    set_: Set = None,
+    compile_: Compile = True,
+):
+    """The tuned defaults' bar: every game at its defaults on PacGAN's ring and grid, median modes and
+    high-quality fraction over seeds against the bar of docs/defaults.md."""
+    from gangames.reproduce import tuned
+
+    if quick:
+        seeds, steps = 2, 300
+    tasks = tuned.plan(out, seeds, steps, _games(games, tuned.GAMES), overrides=set_, compile_=compile_)
+    summary = tuned.summarise(_run_reproduction(tasks, out, workers))
+    _write_results(out, summary, tuned.markdown(summary))
+
+
+def _games(text: str | None, default) -> list[str]:
+    """The games a comma-separated option names (every name checked before anything runs), or ``default``."""
+    from gangames.errors import pick
+    from gangames.games.registry import GAMES
+
+    chosen = [g.strip() for g in text.split(",") if g.strip()] if text else list(default)
+    for game in chosen:
+        pick("game", game, GAMES)  # an unknown game: one line, before anything runs
+    return chosen
 
 
 @reproduce_app.command("robust-w")
@@ -347,7 +378,7 @@ def reproduce_robust_w(
     quick: Annotated[bool, typer.Option(help="Smoke size: 2 seeds, 200 steps.")] = False,
     workers: Workers = None,
     set_: Set = None,
-    compile_: Annotated[bool, typer.Option("--compile/--no-compile")] = True,
+    compile_: Compile = True,
 ):
     """The robust game (two gammas) against NS-GAN and WGAN-GP on ring8 and grid25: W2 over steps and seconds."""
     from gangames.reproduce import robust_w
@@ -376,7 +407,7 @@ def reproduce_many_paths(
     trials: Annotated[Optional[int], typer.Option(help="Sweep configurations per data set (default: the size's).")] = None,
     sweep_steps: Annotated[Optional[int], typer.Option(help="Training steps of a sweep run (default: the size's).")] = None,
     workers: Workers = None,
-    compile_: Annotated[bool, typer.Option("--compile/--no-compile")] = True,
+    compile_: Compile = True,
 ):
     """The line in d dimensions and the hyperparameter-robustness sweep of Fedus et al."""
     from gangames.errors import pick
@@ -501,11 +532,12 @@ def report(
 @app.command(name="list")
 def list_():
     """List the games, data presets and metrics."""
+    from gangames import defaults
     from gangames.data.presets import PRESETS
     from gangames.games.registry import GAMES
     from gangames.metrics.registry import METRICS
 
-    for title, entries in (("games", {k: v.description for k, v in GAMES.items()}),
+    for title, entries in (("games", {k: v.description + defaults.note(k) for k, v in GAMES.items()}),
                            ("data presets", {k: v.description for k, v in PRESETS.items()}),
                            ("metrics", {k: f"[{v.applies}] {v.description}" for k, v in METRICS.items()})):
         table = Table(title=title, show_header=False, title_justify="left")

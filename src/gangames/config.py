@@ -32,7 +32,8 @@ class RunConfig:
     checkpoint_every: int = 500
     keep_checkpoints: int = 2  # newest checkpoints kept; older ones are deleted
     device: str = "cpu"
-    compile: bool | None = None  # torch.compile the game step; None: only runs of >= 5000 steps (docs/speed.md)
+    compile: bool | None = None  # torch.compile the game step; None: where it pays, runs of >= 5000 steps whose
+    #   structure compiled before on this machine, else of >= 100 000 steps (docs/speed.md)
     steps_per_call: int | None = None  # compiled runs: game steps per compiled call; None: 4 for games of one
     #   critic step per round, else 1 (a longer graph compiles longer: docs/speed.md)
     threads: int = 0  # torch intra-op threads; 0: the free cores of the affinity mask (gangames/threads.py)
@@ -81,9 +82,10 @@ class GeneratorConfig(PlayerConfig):
     latent_dim: int | None = None  # 2 (MLP), 64 (DCGAN), 1 (the affine line)
     batch_norm: bool = True  # DCGAN generator only
     label_embedding: int = 16  # conditional games: size of the built-in generator's label embedding
-    ema: float = 0.0  # decay beta of the generator's moving average (e.g. 0.999); 0: off. When on, sampling
-    #   and evaluation use the average (eval.json says which weights were evaluated)
-    ema_rampup: bool = False  # beta_t = min(ema, (1 + t) / (10 + t)): the average forgets its start sooner
+    ema: float | None = None  # decay beta of the generator's moving average (e.g. 0.999); 0: off; None: the
+    #   game's default on this data (docs/defaults.md), else off. When on, sampling and evaluation use the
+    #   average (eval.json says which weights were evaluated)
+    ema_rampup: bool | None = None  # beta_t = min(ema, (1 + t) / (10 + t)): the average forgets its start sooner
 
 
 @dataclass
@@ -98,6 +100,8 @@ class DiscriminatorConfig(PlayerConfig):
 @dataclass
 class GameConfig:
     name: str = "ns"
+    defaults: str = "tuned"  # what unset fields take: tuned (chosen per kind of data, docs/defaults.md; the
+    #   papers' settings where none were chosen) | paper (each game's paper's settings everywhere)
     loss: str | None = None  # minimax | ns | wasserstein | hinge | least-squares
     penalty: str | None = None  # none | interpolate | dragan
     penalty_weight: float | None = None  # lambda

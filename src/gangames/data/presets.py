@@ -24,6 +24,7 @@ class Preset:
     kind: str | Callable[[DataConfig], str] = "vectors"
     nets: dict[str, str] = field(default_factory=dict)
     standardizes: bool = False  # data.standardize applies (vectors from the user's files)
+    profile: str = ""  # the kind of data whose tuned defaults its games play (gangames/defaults.py); "": none
 
     def kind_of(self, data: DataConfig) -> str:
         return self.kind(data) if callable(self.kind) else self.kind
@@ -73,17 +74,17 @@ PRESETS: dict[str, Preset] = {
     "ring8": Preset(
         "8 Gaussians at angles 2*pi*k/8 on a circle of radius 2, sigma 0.02 (Bid Picture, WGAN-GP toy)",
         lambda c: synthetic.GaussianMixture("ring8", synthetic.ring(8, c.radius), c.sigma),
-        {"sigma": 0.02, "radius": 2.0},
+        {"sigma": 0.02, "radius": 2.0}, profile="mixture",
     ),
     "ring8-pacgan": Preset(
         "8 Gaussians on a circle of radius 1, sigma 0.01 (PacGAN's 2-D ring)",
         lambda c: synthetic.GaussianMixture("ring8-pacgan", synthetic.ring(8, c.radius), c.sigma),
-        {"sigma": 0.01, "radius": 1.0},
+        {"sigma": 0.01, "radius": 1.0}, profile="mixture",
     ),
     "grid25": Preset(
         "25 Gaussians at {-4,-2,0,2,4}^2, sigma 0.05 (PacGAN's 2-D grid)",
         lambda c: synthetic.GaussianMixture("grid25", synthetic.grid([-4, -2, 0, 2, 4]), c.sigma),
-        {"sigma": 0.05},
+        {"sigma": 0.05}, profile="mixture",
     ),
     "line-d": Preset(
         "a random line x = b* + s u*, s ~ N(0,1), in R^d with d = data.dim (Fedus et al.)",

@@ -39,7 +39,8 @@ def plan(out: Path, seeds: int, steps: dict[str, int], players: int = 4, overrid
                     "game.name=auction", f"auction.players={players}", f"auction.player_game={variant}",
                     f"auction.enabled={'true' if mode == 'auction' else 'false'}", f"run.steps={n_steps}",
                     f"run.seed={seed}", "run.progress=false", f"run.compile={'true' if compile_ else 'false'}",
-                    f"run.checkpoint_every={max(n_steps // 4, 1)}", "data.preset=ring8", *(overrides or [])])
+                    f"run.checkpoint_every={max(n_steps // 4, 1)}", "data.preset=ring8", "game.defaults=paper",
+                    *(overrides or [])])
                 tasks.append(Task(f"{variant}/{mode}/seed{seed}", cfg, out / variant / mode / f"seed{seed}",
                                   METRICS, eval_samples=10_000))
     return tasks

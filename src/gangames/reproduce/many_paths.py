@@ -115,7 +115,8 @@ def robustness_spec(preset: str, trials: int, steps: int, games=SWEEP_GAMES, see
         "sweep": {"name": f"many-paths-{preset}", "games": list(games), "seeds": [0], "trials": trials, "seed": seed,
                   "sampler": "random",  # the paper's protocol: the distribution over a random search
                   "metrics": ["modes", "w2", "kde_log_likelihood"], "objective": "modes", "eval_samples": samples},
-        "base": {"data": {"preset": preset}, "run": {"steps": steps, "checkpoint_every": max(steps // 2, 1)}},
+        "base": {"data": {"preset": preset}, "run": {"steps": steps, "checkpoint_every": max(steps // 2, 1)},
+                 "game": {"defaults": "paper"}},  # the paper's settings where the sweep sets none
         "space": {"generator.lr": {"loguniform": [1e-5, 1e-2]}, "generator.beta1": {"uniform": [0.0, 1.0]},
                   "game.disc_steps": {"int": [1, 5]}},
         "tie": {"discriminator.lr": "generator.lr", "discriminator.beta1": "generator.beta1"},

@@ -23,7 +23,8 @@ from gangames.runner import Outcome, Task
 # The common settings (see docs/robust.md for why): the WGAN-GP toy code's lambda = 0.1 and one
 # Adam for every game; the W games take 5 critic steps.
 COMMON = ["generator.lr=5e-4", "discriminator.lr=5e-4", "generator.beta1=0.5", "discriminator.beta1=0.5",
-          "generator.beta2=0.9", "discriminator.beta2=0.9", "data.batch_size=256"]
+          "generator.beta2=0.9", "discriminator.beta2=0.9", "data.batch_size=256",
+          "game.defaults=paper"]  # no tuned defaults: the games differ only as this list says
 PENALISED = ["game.penalty_weight=0.1"]
 
 

@@ -112,7 +112,14 @@ class SweepSpec:
             for part in path:
                 node = node.setdefault(part, {})
             node[last] = value
-        return config_io.from_dict(overrides, cfg)
+        cfg = config_io.from_dict(overrides, cfg)
+        if cfg.run.compile is None and self.steps_per_game(cfg.run.steps) >= build.COLD_COMPILE_FROM_STEPS:
+            cfg.run.compile = True  # one structure per game, compiled once per worker: the sweep repays it
+        return cfg
+
+    def steps_per_game(self, steps: int) -> int:
+        """Training steps the sweep gives each game: every trial (wide and narrow) on every seed."""
+        return steps * (self.trials + self.narrow_trials) * len(self.seeds) + steps * self.repeat_top * len(self.repeat_seeds)
 
 
 def _axis(key: str, text: Any) -> Axis:

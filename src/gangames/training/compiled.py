@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 import warnings
@@ -25,6 +27,44 @@ def use_cache_dir() -> None:
     current = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
     if current is None or os.path.abspath(current) == os.path.abspath(default_cache_dir()):
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir() / "inductor")
+
+
+# What a compiled step's graph does not depend on: the run's length and bookkeeping, the evaluation,
+# and the settings that enter the graph as tensors (the optimisers' hyperparameters, docs/speed.md).
+_NOT_IN_GRAPH = {"run": ("seed", "steps", "label", "log_every", "snapshot_every", "snapshot_size", "checkpoint_every",
+                         "keep_checkpoints", "compile", "threads", "progress", "tensorboard"),
+                 "generator": ("lr", "beta1", "beta2", "eps"), "discriminator": ("lr", "beta1", "beta2", "eps"),
+                 "eval": None}
+
+
+def structure_key(cfg) -> str:
+    """A name for the graphs a resolved config compiles to: equal configs up to the fields above share it.
+    It errs towards telling structures apart (a setting that is in fact a graph input still splits it)."""
+    from gangames.config import to_dict
+
+    plain = to_dict(cfg)
+    for section, fields in _NOT_IN_GRAPH.items():
+        if fields is None:
+            plain.pop(section, None)
+        for name in fields or ():
+            plain.get(section, {}).pop(name, None)
+    text = json.dumps({"torch": torch.__version__, "config": plain}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _marker(cfg) -> Path:
+    return cache_dir() / "compiled" / structure_key(cfg)
+
+
+def compiled_before(cfg) -> bool:
+    """Whether a run of this structure compiled on this machine (its kernels are then in the cache)."""
+    return _marker(cfg).exists()
+
+
+def remember_compiled(cfg) -> None:
+    marker = _marker(cfg)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
 
 
 def compile_function(step, cpp_wrapper: bool = True):

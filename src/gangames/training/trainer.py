@@ -28,7 +28,7 @@ from gangames.io import image_grid
 from gangames.seeds import SNAPSHOT, Streams, derive_seed
 from gangames.threads import claim as claim_threads, release as release_threads
 from gangames.training import checkpoint
-from gangames.training.compiled import GuardedCompile, compile_function
+from gangames.training.compiled import GuardedCompile, compile_function, remember_compiled
 from gangames.training.evaluation import Evaluator, balanced_labels
 from gangames.training.progress import Progress
 from gangames.training.run_dir import RunDir, now
@@ -199,6 +199,8 @@ class Trainer:
             restore_sigint()
             if self.tensorboard is not None:
                 self.tensorboard.writer.flush()
+            if any(c.compile_seconds for c in compiled) and not any(c.failed for c in compiled):
+                remember_compiled(self.cfg)  # the next default run of this structure compiles from the cache
         compile_seconds = sum(c.compile_seconds for c in compiled)
         seconds = time.perf_counter() - start - compile_seconds  # the step rate excludes compilation
         self._finish_info(info, status, start, first_step, compile_seconds)
