@@ -85,13 +85,12 @@ def tuned_game(cfg) -> str:
     return BUILT_ON.get(name, name)
 
 
-def fill(cfg, profile: str | None) -> dict[str, Any]:
-    """Fill the unset fields of ``cfg`` with its game's tuned settings on ``profile``; returns what it filled."""
+def fill(cfg, profile: str | None) -> None:
+    """Fill the unset fields of ``cfg`` with its game's tuned settings on ``profile``."""
     pick("game.defaults", cfg.game.defaults, CHOICES)
     if cfg.game.defaults == "paper":
-        return {}
+        return
     chosen = settings(profile, tuned_game(cfg))
-    filled = {}
     for key, value in chosen.items():
         section, name = key.split(".")
         obj = getattr(cfg, section)
@@ -99,5 +98,3 @@ def fill(cfg, profile: str | None) -> dict[str, Any]:
             continue
         if getattr(obj, name) is None:
             setattr(obj, name, value)
-            filled[key] = value
-    return filled

@@ -58,6 +58,12 @@ def plan(out: Path, trials: int, steps: int, games=GAMES, datasets=DATASETS, ove
     return tasks
 
 
+def trial_of(outcome: Outcome) -> tuple[str, str, int]:
+    """(data set, game, trial) of an outcome of ``plan``, from its name ``data/game/trialN``."""
+    data, game, trial = outcome.name.split("/")
+    return data, game, int(trial.removeprefix("trial"))
+
+
 def scores(outcome: Outcome) -> dict[str, dict]:
     """The outcome's scores: one row for a two-player game, the mean and the worst player of an auction."""
     m = (outcome.eval or {}).get("metrics", {})
@@ -72,10 +78,10 @@ def summarise(outcomes: list[Outcome]) -> dict:
     mean ± std, and whether the mean reaches the bar's row."""
     results: dict = {}
     for o in outcomes:
-        data, game, trial = o.name.split("/")
+        data, game, trial = trial_of(o)
         for which, row in scores(o).items():
             label = f"{game} ({which})" if which else game
-            results.setdefault(data, {}).setdefault(label, []).append({"trial": int(trial[5:]), "status": o.status, **row})
+            results.setdefault(data, {}).setdefault(label, []).append({"trial": trial, "status": o.status, **row})
     summary: dict = {"setting": SETTING, "samples": SAMPLES, "results": {}}
     for data, by_game in results.items():
         summary["results"][data] = {}

@@ -35,10 +35,10 @@ def summarise(outcomes: list[Outcome]) -> dict:
     """Per data set and game: every seed's modes and high-quality fraction, their medians, the bar."""
     results: dict = {}
     for o in outcomes:
-        data, game, trial = o.name.split("/")
+        data, game, seed = pacgan.trial_of(o)
         row = pacgan.scores(o)[""]
         results.setdefault(data, {}).setdefault(game, []).append(
-            {"seed": int(trial[5:]), "status": o.status, "modes": row["modes"], "hq": row["hq"]})
+            {"seed": seed, "status": o.status, "modes": row["modes"], "hq": row["hq"]})
     summary: dict = {"bar": BAR, "samples": pacgan.SAMPLES, "results": {}}
     for data, by_game in results.items():
         for game, rows in by_game.items():
