@@ -124,6 +124,36 @@ def test_a_compiled_run_marks_its_structure_as_cached(tmp_path, monkeypatch, sma
     assert not compiled.compiled_before(broken)  # nothing was compiled
 
 
+def test_a_default_compiled_run_plays_its_first_steps_eagerly(tmp_path, monkeypatch, small_cfg):
+    """run.compile unset: the compiled step (a stand-in that notes how many eager rounds came before
+    its first call) takes over only after run.compile_after steps; set, it takes over at once."""
+    from gangames.training import trainer
+
+    eager_rounds, first_call = [], []
+
+    def stand_in(step, cpp_wrapper=True):
+        def notes_its_first_call(rounds):
+            if not first_call:
+                first_call.append(len(eager_rounds))
+            return step(rounds)
+        return GuardedCompile(step, notes_its_first_call)
+
+    monkeypatch.setattr(trainer, "compile_function", stand_in)
+    of = lambda *o: build.resolve(apply_overrides(Config(), list(o)))  # noqa: E731
+    assert of("run.steps=200000").run.compile_after == 1000 and of("run.compile=true").run.compile_after == 0
+    assert of("run.compile_after=7").run.compile_after == 7
+    with pytest.raises(ConfigError, match="run.compile_after must be >= 0"):
+        of("run.compile_after=-1")
+    for after, expected in ((10, 10), (0, 0)):
+        eager_rounds.clear(), first_call.clear()
+        cfg = small_cfg("ns", run={"steps": 24, "compile": True, "steps_per_call": 2, "compile_after": after})
+        t = Trainer(cfg, tmp_path / f"after{after}")
+        eager_steps = t.game.steps
+        t.game.steps = lambda rounds: eager_rounds.extend(rounds) or eager_steps(rounds)
+        assert t.run().step == 24
+        assert first_call == [expected], after
+
+
 def test_compiled_kernels_go_to_our_cache_unless_the_user_chose_a_folder(tmp_path, monkeypatch):
     from torch._inductor.runtime.cache_dir_utils import cache_dir, default_cache_dir
 

@@ -34,9 +34,24 @@ def test_paper_defaults_are_the_registry_entries_settings():
 
 
 def test_data_without_a_profile_keeps_the_papers_settings():
-    for preset in ("digits", "line-d", "swissroll"):
+    for preset in ("fashion-mnist", "line-d", "swissroll"):
         cfg = resolved("game.name=ns", f"data.preset={preset}")
         assert (cfg.generator.lr, cfg.generator.beta2, cfg.generator.ema) == (1e-4, 0.999, 0.0), preset
+        assert cfg.game.penalty == "none", preset
+
+
+def test_on_digits_ns_plays_r1_and_the_image_settings_and_other_games_their_papers():
+    cfg = resolved("game.name=ns", "data.preset=digits")
+    for player in (cfg.generator, cfg.discriminator):
+        assert (player.optimizer, player.lr, player.beta1, player.beta2) == ("adam", 2e-3, 0.0, 0.99)
+    assert (cfg.game.penalty, cfg.game.penalty_weight) == ("r1", 1.0)
+    assert (cfg.generator.ema, cfg.generator.ema_rampup) == (0.999, True)
+    own = resolved("game.name=ns", "data.preset=digits", "game.penalty=none")
+    assert own.game.penalty == "none" and own.generator.lr == 2e-3  # a penalty set (off) is kept
+    paper = resolved("game.name=ns", "data.preset=digits", "game.defaults=paper")
+    assert (paper.game.penalty, paper.generator.lr, paper.generator.ema) == ("none", 1e-4, 0.0)
+    gp = resolved("game.name=wgan-gp", "data.preset=digits")
+    assert (gp.game.penalty, gp.game.penalty_weight, gp.generator.lr) == ("interpolate", 10.0, 1e-4)
 
 
 def test_games_without_tuned_settings_keep_their_own():
@@ -84,31 +99,45 @@ def test_the_papers_reproductions_play_paper_settings(tmp_path):
 
 def test_the_defaults_bar_runs_each_game_at_its_defaults(tmp_path):
     tasks = tuned.plan(tmp_path)
-    assert len(tasks) == len(tuned.GAMES) * 2 * 5
+    assert len(tasks) == (len(tuned.GAMES) * 2 + 1) * 5  # the first family on both mixtures, ns on digits
     for task in tasks:
         cfg = build.resolve(task.cfg)
-        assert cfg.run.steps == 10_000 and cfg.eval.mode_samples == 2500
-        assert cfg.generator.lr == defaults.settings("mixture", cfg.game.name)["generator.lr"], task.name
+        profile = "images" if cfg.data.preset == "digits" else "mixture"
+        assert cfg.run.steps == tuned.BARS[cfg.data.preset].steps and task.eval_samples == 2500
+        assert cfg.run.steps == (5000 if profile == "images" else 10_000) and cfg.eval.mode_samples == 2500
+        assert cfg.generator.lr == defaults.settings(profile, cfg.game.name)["generator.lr"], task.name
         assert cfg.generator.ema == 0.999
+    assert {t.cfg.game.name for t in tasks if t.cfg.data.preset == "digits"} == {"ns"}
+    assert len(tuned.plan(tmp_path, games=["wgan"])) == 2 * 5  # digits holds no wgan
 
 
 def _outcome(name: str, modes: float, hq: float) -> Outcome:
     return Outcome(name, Path("."), "finished", {"metrics": {"modes": modes, "hq": hq, "reverse_kl": 0.1}})
 
 
+def _digits(seed: int, inception: float, recall: float) -> Outcome:
+    return Outcome(f"digits/ns/trial{seed}", Path("."), "finished", {"metrics": {"is": inception, "recall": recall}})
+
+
 def test_the_defaults_bar_is_on_the_medians():
     seeds = [(8, 0.9), (8, 0.81), (7, 0.80), (2, 0.1), (3, 0.2)]  # medians 7 modes and 0.80 hq: at the bar
     outcomes = [_outcome(f"ring8-pacgan/ns/trial{i}", m, h) for i, (m, h) in enumerate(seeds)]
     outcomes += [_outcome(f"grid25/ns/trial{i}", 20, 0.6) for i in range(3)]
+    outcomes += [_digits(i, s, r) for i, (s, r) in enumerate([(9.0, 0.9), (8.0, 0.5), (7.25, 0.1)])]
     summary = tuned.summarise(outcomes)
     assert summary["results"]["ring8-pacgan"]["ns"]["median"] == {"modes": 7, "hq": 0.80}
-    assert summary["results"]["ring8-pacgan"]["ns"]["meets_bar"] and summary["results"]["grid25"]["ns"]["meets_bar"]
-    assert tuned.markdown(summary).rstrip().endswith("Short of the bar on some data set: none.")
-    for short in ((6, 0.9), (8, 0.79)):  # one step short on modes, then on high quality
-        bad = tuned.summarise([_outcome("ring8-pacgan/ns/trial0", *short)])
-        assert not bad["results"]["ring8-pacgan"]["ns"]["meets_bar"]
-        assert tuned.markdown(bad).rstrip().endswith("Short of the bar on some data set: ns.")
-    assert not tuned.meets("grid25", 19, 0.9) and not tuned.meets("grid25", 25, 0.59)
+    assert summary["results"]["digits"]["ns"]["median"] == {"is": 8.0, "recall": 0.5}
+    assert all(summary["results"][d]["ns"]["meets_bar"] for d in tuned.DATASETS)
+    table = tuned.markdown(summary)
+    assert table.rstrip().endswith("Short of the bar: none.")
+    assert "| ns | 3 | 8 (9, 8, 7.25) | 0.5 (0.9, 0.5, 0.1) | yes |" in table
+    for name, short in (("ring8-pacgan", _outcome("ring8-pacgan/ns/trial0", 6, 0.9)),  # one step short on modes,
+                        ("ring8-pacgan", _outcome("ring8-pacgan/ns/trial0", 8, 0.79)),  # then on high quality,
+                        ("digits", _digits(0, 7.99, 0.9)), ("digits", _digits(0, 9.0, 0.49))):  # IS, then recall
+        bad = tuned.summarise([short])
+        assert not bad["results"][name]["ns"]["meets_bar"]
+        assert tuned.markdown(bad).rstrip().endswith(f"Short of the bar: ns ({name}).")
+    assert not tuned.meets("grid25", {"modes": 19, "hq": 0.9}) and not tuned.meets("grid25", {"modes": 25, "hq": 0.59})
 
 
 def test_list_says_where_a_game_has_tuned_defaults_and_where_they_fall_short(monkeypatch):
@@ -132,18 +161,25 @@ def test_the_defaults_bar_at_toy_size_reads_every_seeds_eval(tmp_path):
     outcomes = run_many(tasks, workers=2)
     assert all(o.status == "finished" for o in outcomes), [o.error for o in outcomes]
     summary = tuned.summarise(outcomes)
-    for data in tuned.DATASETS:
-        for game in ("ns", "wgan"):
-            rows = summary["results"][data][game]["seeds"]
+    assert set(summary["results"]) == set(tuned.DATASETS) and set(summary["results"]["digits"]) == {"ns"}
+    for data, by_game in summary["results"].items():
+        assert set(by_game) == ({"ns"} if data == "digits" else {"ns", "wgan"})
+        for game, entry in by_game.items():
             for seed in (0, 1):
                 saved = json.loads((tmp_path / data / game / f"trial{seed}" / "eval.json").read_text())
                 assert saved["weights"].startswith("the generator's moving average")  # the tuned EMA is on
-                assert (rows[seed]["modes"], rows[seed]["hq"]) == (saved["metrics"]["modes"], saved["metrics"]["hq"])
+                stats = tuned.BARS[data].least
+                assert {k: entry["seeds"][seed][k] for k in stats} == {k: saved["metrics"][k] for k in stats}
 
 
-def test_the_defaults_command_refuses_an_unknown_game_before_running(tmp_path):
+def test_the_defaults_command_refuses_an_unknown_game_or_data_set_before_running(tmp_path):
     result = CliRunner().invoke(app, ["reproduce", "defaults", "--out", str(tmp_path), "--games", "ns,nope"])
     assert result.exit_code != 0 and "unknown game 'nope'" in result.output
+    result = CliRunner().invoke(app, ["reproduce", "defaults", "--out", str(tmp_path), "--data", "grid25,ring9"])
+    assert result.exit_code != 0 and "unknown data set 'ring9'" in result.output
+    result = CliRunner().invoke(app, ["reproduce", "defaults", "--out", str(tmp_path), "--games", "wgan",
+                                      "--data", "digits"])
+    assert result.exit_code != 0 and "no data set's bar holds wgan (the bars' games: digits: ns)" in result.output
     assert not any(tmp_path.iterdir())
 
 

@@ -188,3 +188,23 @@ def test_pacgan_command_refuses_an_unknown_game_before_running(tmp_path):
     result = CliRunner().invoke(app, ["reproduce", "pacgan", "--out", str(tmp_path), "--games", "ns,nope"])
     assert result.exit_code != 0 and "unknown game 'nope'" in result.output
     assert not any(tmp_path.iterdir())
+
+
+def test_an_interrupt_drops_the_queued_runs(tmp_path):
+    """Ctrl-C in a reproduction or comparison (here: raised in the parent as its first run reports)
+    must not leave the pool working through every queued run before the command stops."""
+    from gangames.config import Config, apply_overrides
+    from gangames.runner import Task
+
+    tasks = [Task(f"t{i}", apply_overrides(Config(), [*TINY, "game.defaults=paper", "run.steps=5", f"run.seed={i}",
+                                                      "run.progress=false", "run.compile=false"]),
+                  tmp_path / f"t{i}", ["w2"], eval_samples=100) for i in range(12)]
+
+    def interrupt(outcome):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_many(tasks, workers=2, on_done=interrupt)
+    started = sum(t.out.exists() for t in tasks)
+    # the first one done, the ones running and those already handed to a worker's queue; not the rest
+    assert 1 <= started <= 8, started

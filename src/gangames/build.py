@@ -34,6 +34,9 @@ from gangames.seeds import derive_seed, player_seeds  # noqa: F401  (re-exported
 # NS on 2-D saves 1.3 ms a step compiled, so a 90 s compile is repaid after ~70 000 steps: docs/speed.md).
 COMPILE_FROM_STEPS = 5000
 COLD_COMPILE_FROM_STEPS = 100_000
+# run.compile unset: a run that compiles plays its first steps eagerly, so that even the load of a
+# cached graph (1-10 s) comes after steps that ran at least as fast as without compiling.
+EAGER_FIRST_STEPS = 1000
 # Rounds per compiled call for games of one critic step: each call costs ~80 us of guards and
 # wrappers; four rounds per call take ~60 us off each step (benchmarks/README.md, overhead).
 STEPS_PER_CALL = 4
@@ -142,6 +145,9 @@ def resolve(config: Config) -> Config:
         run.steps_per_call = STEPS_PER_CALL if game.disc_steps == 1 else 1
     at_least(run.steps_per_call, "run.steps_per_call")
     run.plugins = list(dict.fromkeys([*run.plugins, *used_plugins(cfg)]))
+    if run.compile_after is None:
+        run.compile_after = EAGER_FIRST_STEPS if run.compile is None else 0
+    at_least(run.compile_after, "run.compile_after", 0)
     if run.compile is None:  # only where it pays: a cold compile costs 20-155 s, a cached one 1-10 s
         run.compile = run.steps >= COLD_COMPILE_FROM_STEPS or (run.steps >= COMPILE_FROM_STEPS
                                                                 and compiled_before(cfg))

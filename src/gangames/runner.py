@@ -8,10 +8,12 @@ interrupted picks up where it stopped, and nothing already written is lost.
 from __future__ import annotations
 
 import concurrent.futures as futures
-import multiprocessing
+import ctypes
 import math
+import multiprocessing
 import os
 import shutil
+import signal
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,7 +88,7 @@ def run_task(task: Task, threads: int) -> Outcome:
         return Outcome(task.name, out, "failed", error=f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}")
 
 
-RUNTIME = ("progress", "compile", "device", "threads", "steps")  # may differ between a run and its resumption
+RUNTIME = ("progress", "compile", "compile_after", "device", "threads", "steps")  # may differ between a run and its resumption
 
 
 def check_same_run(existing: Config, requested: Config, out: Path) -> None:
@@ -135,10 +137,28 @@ def run_many(tasks: list[Task], workers: int | None = None, on_done=None) -> lis
             release(share=True)  # the tasks ran in this process: its share ends with them
         return outcomes
     results: dict[int, Outcome] = {}
-    with futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    pool = futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=die_with_parent)
+    try:
         pending = {pool.submit(run_payload, payload(t, threads)): i for i, t in enumerate(tasks)}
         for done in futures.as_completed(pending):
             results[pending[done]] = done.result()
             if on_done:
                 on_done(results[pending[done]])
+    except BaseException:
+        # Ctrl-C (or an error): the queued runs are dropped, not started one after another while the
+        # pool drains; the running ones got the Ctrl-C too, so they checkpoint and stop (a rerun
+        # resumes them), or, when only this process was signalled, they finish.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return [results[i] for i in range(len(tasks))]
+
+
+def die_with_parent() -> None:
+    """A worker process gets SIGINT when the process that started it dies (kill -9 included): its
+    run checkpoints and stops, and no orphan keeps training a run that a rerun will resume (Linux)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass

@@ -97,7 +97,7 @@ PRESETS: dict[str, Preset] = {
         {"sigma": 0.05},
     ),
     "digits": Preset("scikit-learn's 8x8 handwritten digits, 1797 images (embedded)",
-                     lambda c: images.digits(c.split), kind="images"),
+                     lambda c: images.digits(c.split), kind="images", profile="images"),
     "fashion-mnist": Preset("Fashion-MNIST 28x28, 60k/10k images (Debian package dataset-fashion-mnist)",
                             lambda c: images.fashion_mnist(c.split), kind="images"),
     "stacked-fashion-mnist": Preset("three independent Fashion-MNIST images as RGB channels: 1000 modes",

@@ -8,24 +8,13 @@ and the sweep goes on (Dask counts with its ``allowed-failures`` setting, defaul
 from __future__ import annotations
 
 import concurrent.futures as futures
-import ctypes
 import multiprocessing
 import os
-import signal
 from concurrent.futures.process import BrokenProcessPool
 
-from gangames.runner import Outcome, Task, cores, payload, run_payload
+from gangames.runner import Outcome, Task, cores, die_with_parent, payload, run_payload
 
 MAX_KILLS = 3
-
-
-def _die_with_parent() -> None:
-    """A local worker gets SIGINT when its coordinator dies (kill -9 included): its run checkpoints
-    and stops, and no orphan keeps training a trial the next coordinator will retry (Linux)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 class LocalExecutor:
@@ -41,7 +30,7 @@ class LocalExecutor:
 
     def _pool(self):
         return futures.ProcessPoolExecutor(self.slots, mp_context=multiprocessing.get_context("spawn"),
-                                           initializer=_die_with_parent)
+                                           initializer=die_with_parent)
 
     def submit(self, task: Task):
         try:

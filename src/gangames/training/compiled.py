@@ -32,7 +32,7 @@ def use_cache_dir() -> None:
 # What a compiled step's graph does not depend on: the run's length and bookkeeping, the evaluation,
 # and the settings that enter the graph as tensors (the optimisers' hyperparameters, docs/speed.md).
 _NOT_IN_GRAPH = {"run": ("seed", "steps", "label", "log_every", "snapshot_every", "snapshot_size", "checkpoint_every",
-                         "keep_checkpoints", "compile", "threads", "progress", "tensorboard"),
+                         "keep_checkpoints", "compile", "compile_after", "threads", "progress", "tensorboard"),
                  "generator": ("lr", "beta1", "beta2", "eps"), "discriminator": ("lr", "beta1", "beta2", "eps"),
                  "eval": None}
 

@@ -178,10 +178,11 @@ class Trainer:
                     if self._interrupted:
                         status = "interrupted"
                         break
-                    count = self._call_length(per_call)
+                    eager = self.step < run.compile_after  # the first steps never wait for a compile
+                    count = 1 if eager else self._call_length(per_call)
                     rounds = [self.game.draw(self.data, self.cfg.data.batch_size, self.streams, self.step + i)
                               for i in range(1, count + 1)]
-                    for logs in (steps_fn if count == per_call else self.game.steps)(rounds):
+                    for logs in (steps_fn if count == per_call and not eager else self.game.steps)(rounds):
                         self.step += 1
                         events = logs.pop("events", None)
                         self._pending.append(logs)
