@@ -112,11 +112,13 @@ def test_the_defaults_bar_runs_each_game_at_its_defaults(tmp_path):
 
 
 def _outcome(name: str, modes: float, hq: float) -> Outcome:
-    return Outcome(name, Path("."), "finished", {"metrics": {"modes": modes, "hq": hq, "reverse_kl": 0.1}})
+    return Outcome(name, Path("."), "finished",
+                   {"step": 10_000, "metrics": {"modes": modes, "hq": hq, "reverse_kl": 0.1}})
 
 
 def _digits(seed: int, inception: float, recall: float) -> Outcome:
-    return Outcome(f"digits/ns/trial{seed}", Path("."), "finished", {"metrics": {"is": inception, "recall": recall}})
+    return Outcome(f"digits/ns/trial{seed}", Path("."), "finished",
+                   {"step": 5000, "metrics": {"is": inception, "recall": recall}})
 
 
 def test_the_defaults_bar_is_on_the_medians():
@@ -162,6 +164,9 @@ def test_the_defaults_bar_at_toy_size_reads_every_seeds_eval(tmp_path):
     assert all(o.status == "finished" for o in outcomes), [o.error for o in outcomes]
     summary = tuned.summarise(outcomes)
     assert set(summary["results"]) == set(tuned.DATASETS) and set(summary["results"]["digits"]) == {"ns"}
+    # the table says the steps the runs played, and the protocol's where they differ
+    assert "**digits**, 10 steps (bar: ≥ 8 classifier IS and ≥ 0.5 recall; the bar's protocol: 5000 steps)" \
+        in tuned.markdown(summary)
     for data, by_game in summary["results"].items():
         assert set(by_game) == ({"ns"} if data == "digits" else {"ns", "wgan"})
         for game, entry in by_game.items():

@@ -71,12 +71,15 @@ def meets(data: str, medians: dict[str, float]) -> bool:
 def summarise(outcomes: list[Outcome]) -> dict:
     """Per data set and game: every seed's statistics, their medians, the bar."""
     results: dict = {}
+    played: dict[str, set] = {}  # the steps each data set's runs were evaluated at
     for o in outcomes:
         data, game, seed = pacgan.trial_of(o)
+        if (o.eval or {}).get("step") is not None:
+            played.setdefault(data, set()).add(o.eval["step"])
         metrics = (o.eval or {}).get("metrics", {})
         row = {key: metrics.get(key, math.nan) for key in BARS[data].least}
         results.setdefault(data, {}).setdefault(game, []).append({"seed": seed, "status": o.status, **row})
-    summary: dict = {"bar": {d: BARS[d].least for d in results}, "steps": {d: BARS[d].steps for d in results},
+    summary: dict = {"bar": {d: BARS[d].least for d in results}, "steps": {d: sorted(played.get(d, ())) for d in results},
                      "samples": pacgan.SAMPLES, "results": {}}
     for data, by_game in results.items():
         for game, rows in by_game.items():
@@ -101,7 +104,9 @@ def markdown(summary: dict) -> str:
     for data, by_game in summary["results"].items():
         bar = BARS[data]
         least = " and ".join(f"≥ {_value(bar, k, v, short=True)} {bar.labels[k]}" for k, v in bar.least.items())
-        lines += [f"**{data}**, {bar.steps} steps (bar: {least}):", "",
+        steps = ", ".join(map(str, summary["steps"].get(data, []))) or "?"
+        protocol = "" if summary["steps"].get(data) == [bar.steps] else f"; the bar's protocol: {bar.steps} steps"
+        lines += [f"**{data}**, {steps} steps (bar: {least}{protocol}):", "",
                   "| game | seeds | " + " | ".join(f"{bar.labels[k]} (median; per seed)" for k in bar.least)
                   + " | meets the bar |", "|---|---|" + "---|" * len(bar.least) + "---|"]
         for game, entry in by_game.items():
