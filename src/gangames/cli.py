@@ -350,14 +350,11 @@ def reproduce_defaults(
     """The tuned defaults' bar: each game at its defaults on PacGAN's ring and grid (modes and
     high-quality fraction) and on digits (classifier IS and recall), medians over seeds against the
     bar of docs/defaults.md."""
-    from gangames.errors import pick
     from gangames.reproduce import tuned
 
     if quick:
         seeds, steps = 2, 300
-    datasets = [d.strip() for d in data.split(",") if d.strip()] if data else list(tuned.DATASETS)
-    for name in datasets:
-        pick("data set", name, tuned.DATASETS)  # one line, before anything runs
+    datasets = _names(data, tuned.DATASETS, "data set", tuned.DATASETS)
     chosen = _games(games, tuned.GAMES) if games else None
     tasks = tuned.plan(out, seeds, steps, chosen, datasets, overrides=set_, compile_=compile_)
     if not tasks:
@@ -369,12 +366,19 @@ def reproduce_defaults(
 
 def _games(text: str | None, default) -> list[str]:
     """The games a comma-separated option names (every name checked before anything runs), or ``default``."""
-    from gangames.errors import pick
     from gangames.games.registry import GAMES
 
-    chosen = [g.strip() for g in text.split(",") if g.strip()] if text else list(default)
-    for game in chosen:
-        pick("game", game, GAMES)  # an unknown game: one line, before anything runs
+    return _names(text, default, "game", GAMES)
+
+
+def _names(text: str | None, default, kind: str, choices) -> list[str]:
+    """The names a comma-separated option gives, each one of ``choices`` (an unknown one: one line,
+    before anything runs), or ``default``."""
+    from gangames.errors import pick
+
+    chosen = [n.strip() for n in text.split(",") if n.strip()] if text else list(default)
+    for name in chosen:
+        pick(kind, name, choices)
     return chosen
 
 

@@ -42,8 +42,9 @@ KEYS = ("modes", "hq", "reverse_kl")
 
 
 def plan(out: Path, trials: int, steps: int, games=GAMES, datasets=DATASETS, overrides: list[str] | None = None,
-         compile_: bool = True, setting: list[str] = SETTING) -> list[Task]:
-    """Every game on every data set, ``trials`` seeds each, under ``setting`` (then ``overrides``)."""
+         compile_: bool = True, setting: list[str] = SETTING, metrics: list[str] = METRICS) -> list[Task]:
+    """Every game on every data set, ``trials`` seeds each, under ``setting`` (then ``overrides``),
+    evaluated by ``metrics`` on ``SAMPLES`` samples."""
     tasks = []
     for data in datasets:
         for game in games:
@@ -53,7 +54,7 @@ def plan(out: Path, trials: int, steps: int, games=GAMES, datasets=DATASETS, ove
                     "run.progress=false", f"run.compile={'true' if compile_ else 'false'}",
                     f"run.checkpoint_every={max(steps // 4, 1)}", f"eval.mode_samples={SAMPLES}",
                     *setting, *(overrides or [])])
-                tasks.append(Task(f"{data}/{game}/trial{trial}", cfg, out / data / game / f"trial{trial}", METRICS,
+                tasks.append(Task(f"{data}/{game}/trial{trial}", cfg, out / data / game / f"trial{trial}", list(metrics),
                                   eval_samples=SAMPLES))
     return tasks
 

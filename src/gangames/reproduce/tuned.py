@@ -16,7 +16,6 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from gangames.config import Config, apply_overrides
 from gangames.reproduce import pacgan
 from gangames.runner import Outcome, Task
 
@@ -52,15 +51,9 @@ def plan(out: Path, seeds: int = SEEDS, steps: int | None = None, games=None, da
     tasks = []
     for data in datasets:
         bar = BARS[data]
-        for game in (g for g in bar.games if games is None or g in games):
-            for seed in range(seeds):
-                cfg = apply_overrides(Config(), [
-                    f"game.name={game}", f"data.preset={data}", f"run.steps={steps or bar.steps}", f"run.seed={seed}",
-                    "run.progress=false", f"run.compile={'true' if compile_ else 'false'}",
-                    f"run.checkpoint_every={max((steps or bar.steps) // 4, 1)}", f"eval.samples={pacgan.SAMPLES}",
-                    f"eval.mode_samples={pacgan.SAMPLES}", *(overrides or [])])
-                tasks.append(Task(f"{data}/{game}/trial{seed}", cfg, out / data / game / f"trial{seed}",
-                                  list(bar.metrics), eval_samples=pacgan.SAMPLES))
+        held = [g for g in bar.games if games is None or g in games]
+        tasks += pacgan.plan(out, seeds, steps or bar.steps, held, (data,), overrides, compile_, setting=[],
+                             metrics=list(bar.metrics))
     return tasks
 
 
