@@ -164,7 +164,12 @@ def test_pacgan_protocol_at_toy_size(tmp_path):
             assert worst_row["modes"] == min(m["modes/players"]) and worst_row["reverse_kl"] == m["reverse_kl/worst"]
             ns = json.loads((tmp_path / data / "ns" / f"trial{trial}" / "eval.json").read_text())["metrics"]
             assert results["ns"]["trials"][trial]["reverse_kl"] == ns["reverse_kl"]
+            seconds = json.loads((tmp_path / data / "ns" / f"trial{trial}" / "run.json").read_text())["train_seconds"]
+            assert results["ns"]["trials"][trial]["seconds"] == seconds > 0  # what the trial cost, from its run.json
     table = pacgan.markdown(summary)
+    ns_seconds = [r["seconds"] for r in summary["results"]["grid25"]["ns"]["trials"]]
+    assert f"| grid25 | ns | 2 | {fmt([r['modes'] for r in summary['results']['grid25']['ns']['trials']], 1)}" in table
+    assert [line for line in table.splitlines() if line.startswith("| grid25 | ns |")][0].endswith(f"| {fmt(ns_seconds, 0)} |")
     assert "| ring8-pacgan | **PacGAN4 (published)** | 10 | 7.8 ± 0.1 | 95.9 % | 0.07 | |" in table
     assert "| grid25 | **GAN (published)** | 10 | 17.3 ± 0.8 | 94.8 % | 0.70 | |" in table
 
@@ -208,3 +213,22 @@ def test_an_interrupt_drops_the_queued_runs(tmp_path):
     started = sum(t.out.exists() for t in tasks)
     # the first one done, the ones running and those already handed to a worker's queue; not the rest
     assert 1 <= started <= 8, started
+
+
+def test_a_resumed_runs_outcome_counts_every_sessions_seconds(tmp_path):
+    """A reproduction's table says what each run cost: a run resumed from its checkpoint (after a
+    Ctrl-C or a lost worker) must report its whole training time, not its last session's."""
+    from gangames.config import Config, apply_overrides
+    from gangames.runner import Task, run_task
+    from gangames.training.trainer import Trainer
+
+    settings = [*TINY, "game.defaults=paper", "run.seed=0", "run.progress=false", "run.compile=false",
+                "run.checkpoint_every=40"]
+    out = tmp_path / "run"
+    Trainer(apply_overrides(Config(), [*settings, "run.steps=40"]), out).run()  # the first session, then stopped
+    outcome = run_task(Task("run", apply_overrides(Config(), [*settings, "run.steps=80"]), out, ["w2"],
+                            eval_samples=100), threads=1)
+    sessions = json.loads((out / "run.json").read_text())["sessions"]
+    assert outcome.status == "finished" and [s["to_step"] for s in sessions] == [40, 80]
+    assert outcome.seconds == pytest.approx(sum(s["seconds"] for s in sessions), abs=2e-3)
+    assert outcome.seconds > sessions[1]["seconds"] + 2e-3

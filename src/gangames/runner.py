@@ -43,6 +43,11 @@ class Outcome:
     seconds: float = 0.0
 
 
+def _train_seconds(folder) -> float:
+    """The run's training seconds over all its sessions (run.json): a resumed run's trainer counts only its own."""
+    return float(folder.read_info().get("train_seconds", 0.0))
+
+
 def cores() -> int:
     """The cores free for new runs: the affinity mask less what other gangames processes hold."""
     from gangames.threads import cores as mask, held_by_others
@@ -69,8 +74,7 @@ def run_task(task: Task, threads: int) -> Outcome:
             if folder.exists():
                 check_same_run(folder.load_config(), task.cfg, out)
             if folder.finished_and_evaluated():
-                return Outcome(task.name, out, "finished", folder.read_eval(),
-                               seconds=float(folder.read_info().get("train_seconds", 0.0)))
+                return Outcome(task.name, out, "finished", folder.read_eval(), seconds=_train_seconds(folder))
             if folder.exists() and folder.has_checkpoint():
                 trainer = Trainer.resume(out, steps=task.cfg.run.steps)
             else:
@@ -79,9 +83,9 @@ def run_task(task: Task, threads: int) -> Outcome:
                 trainer = Trainer(task.cfg, out)
             result = trainer.run()
             if result.status != "finished":  # interrupted: checkpointed, to be resumed
-                return Outcome(task.name, out, result.status, seconds=result.seconds)
+                return Outcome(task.name, out, result.status, seconds=_train_seconds(folder))
             evaluation = evaluate_run(out, num=task.eval_samples, metrics=task.metrics or None)
-            return Outcome(task.name, out, result.status, evaluation, seconds=result.seconds)
+            return Outcome(task.name, out, result.status, evaluation, seconds=_train_seconds(folder))
     except DivergedError as err:
         return Outcome(task.name, out, "diverged", error=str(err))
     except Exception as err:  # a failed run is recorded, and the others go on

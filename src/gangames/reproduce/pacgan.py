@@ -82,7 +82,8 @@ def summarise(outcomes: list[Outcome]) -> dict:
         data, game, trial = trial_of(o)
         for which, row in scores(o).items():
             label = f"{game} ({which})" if which else game
-            results.setdefault(data, {}).setdefault(label, []).append({"trial": trial, "status": o.status, **row})
+            results.setdefault(data, {}).setdefault(label, []).append({"trial": trial, "status": o.status,
+                                                                       "seconds": o.seconds, **row})
     summary: dict = {"setting": SETTING, "samples": SAMPLES, "results": {}}
     for data, by_game in results.items():
         summary["results"][data] = {}
@@ -101,20 +102,21 @@ def reaches(data: str, means: dict) -> bool:
 
 def markdown(summary: dict) -> str:
     lines = [f"Every game under one setting ({' '.join(summary['setting'])}); {summary['samples']} samples per "
-             "trial; mean ± std over trials (published: mean ± as in PacGAN's Table 1).", "",
-             f"| data | game | trials | modes ↑ | high quality ↑ | reverse KL ↓ | at or beyond {BAR} |",
-             "|---|---|---|---|---|---|---|"]
+             "trial; mean ± std over trials (published: mean ± as in PacGAN's Table 1); seconds: each trial's "
+             "training time (run.json), with the runs that shared the machine running beside it.", "",
+             f"| data | game | trials | modes ↑ | high quality ↑ | reverse KL ↓ | at or beyond {BAR} | seconds per trial |",
+             "|---|---|---|---|---|---|---|---|"]
     for data, by_game in summary["results"].items():
         for name, (modes, modes_sd, hq, kl) in PUBLISHED[data].items():
             lines.append(f"| {data} | **{name} (published)** | 10 | {modes:.1f} ± {modes_sd:.1f} | {100 * hq:.1f} % | "
-                         f"{kl:.2f} | |")
+                         f"{kl:.2f} | | |")
         for label, entry in by_game.items():
             rows = entry["trials"]
             hq = mean_std([r["hq"] for r in rows])
             done = sum(r["status"] == "finished" for r in rows)
             lines.append(f"| {data} | {label} | {done if done == len(rows) else f'{done} of {len(rows)}'} | {fmt([r['modes'] for r in rows], 1)} | "
-                         f"{100 * hq[0]:.1f} ± {100 * hq[1]:.1f} % | {fmt([r['reverse_kl'] for r in rows], 2)} | "
-                         f"{'yes' if entry['reaches_bar'] else 'no'} |")
+                         f"{100 * hq[0]:.2f} ± {100 * hq[1]:.2f} % | {fmt([r['reverse_kl'] for r in rows], 2)} | "
+                         f"{'yes' if entry['reaches_bar'] else 'no'} | {fmt([r['seconds'] for r in rows], 0)} |")
     met = [label for label in next(iter(summary["results"].values()), {})
            if all(summary["results"][d].get(label, {}).get("reaches_bar") for d in summary["results"])]
     lines += ["", f"At or beyond {BAR} on every data set: {', '.join(met) if met else 'none'}."]
