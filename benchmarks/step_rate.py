@@ -16,8 +16,8 @@ concurrency (not run by default: 1, 2 and 4 training processes side by side, wit
 budget and with every process taking every core),
 profile (not run by default: where a compiled step's time goes, and the ratio to the reference that
 its matrix products alone allow), overhead (not run by default: the cost of a compiled call and of its
-kernel launches, with players too small to compute anything), compile (not run by default: compile
-time with an empty cache, and for a second configuration that differs only in its settings).
+kernel launches, with players too small to compute anything), compile (not run by default: each game's
+cold compile in a fresh process, the machine's one-time part apart, and a sweep's next trial).
 """
 
 from __future__ import annotations
@@ -169,8 +169,11 @@ class TimedTrainer:
 
     def __init__(self, cfg: Config, compile_: bool, workdir: Path):
         per_call = cfg.run.steps_per_call  # cfg is resolved (``resolved``)
+        # run.compile_after=0: cfg is resolved, where an unset run.compile gave the default run's
+        # 1 000 eager steps first; without it the "compiled" slices timed eager steps.
         cfg = apply_overrides(cfg, [f"run.steps={2 * per_call}", f"run.compile={str(compile_).lower()}",
-                                    "run.checkpoint_every=1000000000", "run.snapshot_every=1000000000", "eval.every=0"])
+                                    "run.compile_after=0", "run.checkpoint_every=1000000000",
+                                    "run.snapshot_every=1000000000", "eval.every=0"])
         self.trainer = Trainer(cfg, Path(tempfile.mkdtemp(dir=workdir)))
         self.per_call = per_call
         self.compile_seconds = self.trainer.run().compile_seconds
@@ -248,8 +251,7 @@ def jax_peer(cfg: Config):
 
 def games_section(args, workdir: Path) -> None:
     print(f"\ntwo-player games on ring8, batch {args.batch}: steps/s (median of {args.repeats} rounds); "
-          "ratios to the reference (median, range over rounds); compiled: run.steps_per_call steps per call "
-          "(4 for games of one critic step, else 1); JAX: the same step in jax.jit + optax, ours = compiled / JAX")
+          "ratios to the reference (median, range over rounds); compiled: one round per call (run.steps_per_call); JAX: the same step in jax.jit + optax, ours = compiled / JAX")
     if not jax_reference.available():
         print("  (JAX is not installed: no JAX column; pip install -e \".[bench]\")")
     print(f"{'game':<10} {'reference':>10} {'eager':>7} {'ratio':>6} {'compiled':>9} {'ratio':>6} {'range':>10} "
@@ -410,6 +412,9 @@ def step_split(cfg: Config, steps: int = 60) -> dict[str, float]:
     data = build.build_data(cfg)
     game = build.build_game_for(cfg, data, cfg.run.device)
     with mock.patch.object(inductor_config.cpp, "enable_kernel_profile", True):
+        # A graph compiled earlier in this process (the games section's) would serve this game too,
+        # and it records no kernels: compile again, with them recorded.
+        torch._dynamo.reset()
         play = game.compiled_steps(compile_function)
         rng = torch.Generator(device=cfg.run.device).manual_seed(0)
         per_call = cfg.run.steps_per_call
@@ -453,12 +458,12 @@ def profile_section(args) -> None:
 def overhead_section(args) -> None:
     """What entering compiled code and launching its kernels cost per step: an NS step of width-8
     players on a batch of 4, where the arithmetic is next to nothing, compiled with one or
-    ``run.steps_per_call`` steps per call and its kernels launched from Python or from C++."""
+    four rounds per call and its kernels launched from Python or from C++."""
     from gangames.training.compiled import compile_function
 
     cfg = resolved("ns", 4, args.device, ["generator.hidden=[8, 8, 8]", "discriminator.hidden=[8, 8]"])
     data = build.build_data(cfg)
-    per_call, steps = cfg.run.steps_per_call, 400
+    steps = 400
 
     def timed(calls_of: int, cpp_wrapper: bool):
         game = build.build_game_for(cfg, data, cfg.run.device)
@@ -475,43 +480,65 @@ def overhead_section(args) -> None:
             return (time.perf_counter() - start) / steps * 1e6
         return us_per_step
 
-    variants = {(n, cpp): timed(n, cpp) for n in (1, per_call) for cpp in (False, True)}
+    variants = {(n, cpp): timed(n, cpp) for n in (1, 4) for cpp in (False, True)}
     rounds = Rounds({f"{n}/{cpp}": fn for (n, cpp), fn in variants.items()}, args.repeats)
     print(f"\ncompiled NS step of width-8 players, batch 4: us per step (median of {args.repeats} rounds)")
     print(f"{'steps per call':>15} {'launch from Python':>19} {'from C++':>9}")
-    for n in (1, per_call):
+    for n in (1, 4):
         print(f"{n:>15} {rounds[f'{n}/False']:>19.0f} {rounds[f'{n}/True']:>9.0f}", flush=True)
 
 
-def _compile_seconds(cache: str, device: str, overrides: list[str], queue) -> None:
+def _compile_seconds(cache: str, device: str, game_name: str, batch: int, overrides: list[str], queue) -> None:
     os.environ["GANGAMES_CACHE"] = cache
     from gangames.training.compiled import compile_function
 
-    cfg = resolved("ns", 256, device, overrides)
+    cfg = resolved(game_name, batch, device, ["robust.warmup=0", *overrides])  # robust-w: its defenders' graph
     data = build.build_data(cfg)
     game = build.build_game_for(cfg, data, cfg.run.device)
-    play = game.compiled_steps(lambda fn: compile_function(fn, cpp_wrapper=cfg.run.device == "cpu"))  # as the trainer
+    compiled = []  # a game may compile several functions (the auction: its pairs' stage): as the trainer
+
+    def compile_fn(fn):
+        compiled.append(compile_function(fn, cpp_wrapper=cfg.run.device == "cpu"))
+        return compiled[-1]
+
+    play = game.compiled_steps(compile_fn)
     rng = torch.Generator(device=cfg.run.device).manual_seed(0)
     play([game.draw(data, cfg.data.batch_size, rng, i) for i in range(1, cfg.run.steps_per_call + 1)])
-    queue.put(play.compile_seconds)
+    queue.put(sum(c.compile_seconds for c in compiled))
+
+
+def fresh_compile(cache: str, device: str, game: str, batch: int, overrides: list[str] = ()) -> float:
+    """Seconds to compile ``game``'s step in a new process using the cache folder ``cache`` (within one
+    process dynamo would reuse a graph it has)."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_compile_seconds, args=(cache, device, game, batch, list(overrides), queue))
+    process.start()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"compiling {game} failed in its process (exit code {process.exitcode})")
+    return queue.get()
 
 
 def compile_section(args) -> None:
-    """Seconds to compile the NS step (4 rounds per call) in a fresh process: with an empty cache,
-    then with the cache it left for another learning rate and betas (a sweep's next trial), then for
-    the same settings again. Fresh processes, because within one process dynamo reuses the graph."""
-    print("\ncompile time of the NS step in a fresh process (s): empty cache, then other settings, then the same again")
-    context = multiprocessing.get_context("spawn")
+    """Seconds to compile a game's step (as the trainer compiles it: ``run.steps_per_call`` rounds per
+    call), each in a fresh process. The first compile on a machine also builds what inductor keeps for
+    every later one (its probes of the CPU's vector instructions, a precompiled header): measured
+    first, on a structure no row below shares (minimax at batch 64, empty cache). Then every game as
+    a new structure on that machine (``cold``: what a new game, network or batch size costs); then NS
+    with another learning rate and betas (a sweep's next trial: the cached graph) and NS with four
+    rounds unrolled per call."""
+    games = [g for g in args.games.split(",") if not GAMES[g].pairs_of_players or g == "auction"]
+    print(f"\ncompile time in a fresh process (s), batch {args.batch}, one round per call unless said")
     with tempfile.TemporaryDirectory() as cache:
-        for label, overrides in (("empty cache", []),
-                                 ("other lr and betas", ["generator.lr=3e-4", "discriminator.lr=2e-4",
-                                                         "generator.beta1=0.3", "discriminator.beta2=0.9"]),
-                                 ("same settings", [])):
-            queue = context.Queue()
-            process = context.Process(target=_compile_seconds, args=(cache, args.device, overrides, queue))
-            process.start()
-            process.join()
-            print(f"{label:<24} {queue.get():>8.1f}", flush=True)
+        first = fresh_compile(cache, args.device, "minimax", 64)
+        print(f"{'first compile on this machine (minimax, batch 64, empty cache)':<64} {first:>7.1f}", flush=True)
+        for game in games:
+            print(f"{game + ': new structure':<64} {fresh_compile(cache, args.device, game, args.batch):>7.1f}", flush=True)
+        other = ["generator.lr=3e-4", "discriminator.lr=2e-4", "generator.beta1=0.3", "discriminator.beta2=0.9"]
+        for label, overrides in (("ns: other lr and betas (the graph above, cached)", other),
+                                 ("ns: 4 rounds unrolled per call (new structure)", ["run.steps_per_call=4"])):
+            print(f"{label:<64} {fresh_compile(cache, args.device, 'ns', args.batch, overrides):>7.1f}", flush=True)
 
 
 def _peak_rss(overrides: list[str], queue) -> None:

@@ -253,10 +253,10 @@ def test_a_sweep_compiles_where_its_trials_together_repay_it_unless_its_base_say
 
     point = {"generator.lr": 1e-3, "discriminator.lr": 1e-3, "game.disc_steps": 1}
     long = {"run": {**BASE["run"], "steps": 10_000}}
-    many = spec_of(sweep={"trials": 10, "seeds": [0]}, base={**BASE, **long})  # 100 000 steps of each game
+    many = spec_of(sweep={"trials": 5, "seeds": [0]}, base={**BASE, **long})  # 50 000 steps of each game
     assert many.steps_per_game(10_000) == COLD_COMPILE_FROM_STEPS
     assert many.run_config(point, "ns", 0).run.compile is True
-    few = spec_of(sweep={"trials": 9, "seeds": [0]}, base={**BASE, **long})  # 90 000: left to the run's rule
+    few = spec_of(sweep={"trials": 4, "seeds": [0]}, base={**BASE, **long})  # 40 000: left to the run's rule
     assert few.run_config(point, "ns", 0).run.compile is None
     off = spec_of(sweep={"trials": 10}, base={**BASE, "run": {"steps": 10_000, "compile": False}})
     assert off.run_config(point, "ns", 0).run.compile is False

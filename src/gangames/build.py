@@ -30,16 +30,14 @@ from gangames.training.compiled import compiled_before
 from gangames.seeds import derive_seed, player_seeds  # noqa: F401  (re-exported: build.derive_seed)
 
 # run.compile unset: compile a run of this many steps when its structure compiled before on this
-# machine (1-10 s from the cache), and from COLD_COMPILE_FROM_STEPS when it would compile cold (20-155 s;
-# NS on 2-D saves 1.3 ms a step compiled, so a 90 s compile is repaid after ~70 000 steps: docs/speed.md).
+# machine (1-10 s from the cache), and from COLD_COMPILE_FROM_STEPS when it would compile cold. NS on
+# 2-D repays slowest: one round per call compiles in 20-41 s by host and saves >= 0.9 ms a step on the
+# fastest host measured, so the slowest compile is repaid after ~45 000 steps (docs/speed.md).
 COMPILE_FROM_STEPS = 5000
-COLD_COMPILE_FROM_STEPS = 100_000
+COLD_COMPILE_FROM_STEPS = 50_000
 # run.compile unset: a run that compiles plays its first steps eagerly, so that even the load of a
 # cached graph (1-10 s) comes after steps that ran at least as fast as without compiling.
 EAGER_FIRST_STEPS = 1000
-# Rounds per compiled call for games of one critic step: each call costs ~80 us of guards and
-# wrappers; four rounds per call take ~60 us off each step (benchmarks/README.md, overhead).
-STEPS_PER_CALL = 4
 USER_LATENT = {"vectors": 2, "images": 64}  # a user generator's default latent size, by data kind
 DEFAULT_ACTIVATION = {"generator": "relu", "discriminator": "leaky_relu"}
 DEFAULT_NET = {"vectors": "mlp", "images": "dcgan"}
@@ -141,8 +139,6 @@ def resolve(config: Config) -> Config:
         raise ConfigError(f"generator.ema is a decay in [0, 1) (0: off), got {cfg.generator.ema}")
 
     entry.resolve(cfg)
-    if run.steps_per_call is None:
-        run.steps_per_call = STEPS_PER_CALL if game.disc_steps == 1 else 1
     at_least(run.steps_per_call, "run.steps_per_call")
     run.plugins = list(dict.fromkeys([*run.plugins, *used_plugins(cfg)]))
     if run.compile_after is None:

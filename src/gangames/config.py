@@ -33,11 +33,11 @@ class RunConfig:
     keep_checkpoints: int = 2  # newest checkpoints kept; older ones are deleted
     device: str = "cpu"
     compile: bool | None = None  # torch.compile the game step; None: where it pays, runs of >= 5000 steps whose
-    #   structure compiled before on this machine, else of >= 100 000 steps (docs/speed.md)
+    #   structure compiled before on this machine, else of >= 50 000 steps (docs/speed.md)
     compile_after: int | None = None  # compiled runs: steps played eagerly before the compiled step takes over,
     #   so that they never wait for a compile; None: EAGER_FIRST_STEPS (1 000) where run.compile is unset, else 0
-    steps_per_call: int | None = None  # compiled runs: game steps per compiled call; None: 4 for games of one
-    #   critic step per round, else 1 (a longer graph compiles longer: docs/speed.md)
+    steps_per_call: int = 1  # compiled runs: game rounds unrolled into one compiled call; more saves ~75 us of
+    #   call overhead per round and multiplies the cold compile (4 rounds: 2.5x as long; docs/speed.md)
     threads: int = 0  # torch intra-op threads; 0: the free cores of the affinity mask (gangames/threads.py)
     progress: bool = True
     tensorboard: bool = False  # also write TensorBoard event files to RUN/tensorboard (tensorboard --logdir RUN)
