@@ -147,7 +147,8 @@ def test_pacgan_protocol_at_toy_size(tmp_path):
     from gangames.reproduce import pacgan
 
     tasks = pacgan.plan(tmp_path, trials=2, steps=10, games=("ns", "auction"),
-                        overrides=TINY + ["auction.players=2", "auction.period=5", "auction.lot_size=16"], compile_=False)
+                        overrides=TINY + ["auction.players=2", "auction.period=5", "auction.lot_size=16",
+                                          "eval.every=5", 'eval.metrics=["modes"]'], compile_=False)
     assert len(tasks) == 2 * 2 * 2 and {t.cfg.data.preset for t in tasks} == {"ring8-pacgan", "grid25"}
     assert all(t.cfg.eval.mode_samples == 2500 and t.eval_samples == 2500 for t in tasks)
     assert sorted(t.cfg.run.seed for t in tasks if t.name.startswith("grid25/ns/")) == [0, 1]
@@ -172,6 +173,49 @@ def test_pacgan_protocol_at_toy_size(tmp_path):
     assert [line for line in table.splitlines() if line.startswith("| grid25 | ns |")][0].endswith(f"| {fmt(ns_seconds, 0)} |")
     assert "| ring8-pacgan | **PacGAN4 (published)** | 10 | 7.8 ± 0.1 | 95.9 % | 0.07 | |" in table
     assert "| grid25 | **GAN (published)** | 10 | 17.3 ± 0.8 | 94.8 % | 0.70 | |" in table
+    # The evaluations during training (eval.every = 5): each trial's curve, read from its metrics.jsonl
+    for trial in (0, 1):
+        rows = [json.loads(line) for line in (tmp_path / "grid25" / "ns" / f"trial{trial}" / "metrics.jsonl").open()]
+        assert [r["step"] for r in rows if "eval" in r] == [5, 10]
+        assert summary["convergence"]["grid25"]["ns"][trial] == pacgan.convergence(rows, "grid25")
+    assert "| grid25 | ns | 0 of 2 | – | – | – |" in table  # 10 steps reach no mode's 3 sigma
+
+
+def test_pacgan_convergence_is_the_first_evaluation_at_the_bars_row():
+    from gangames.reproduce import pacgan
+
+    at = {"modes": 8, "hq": 0.96, "reverse_kl": 0.01}
+    rows = [{"step": 50, "d_loss": 1.0},  # a plain log row
+            {"step": 1000, "seconds": 10.0, "eval": {**at, "reverse_kl": 0.08}},  # short of PacGAN4's KL only
+            {"step": 2000, "seconds": 21.0, "eval": at},
+            {"step": 3000, "seconds": 30.0, "eval": {**at, "hq": 0.9}},
+            {"step": 4000, "seconds": 42.0, "eval": at}]
+    assert pacgan.convergence(rows, "ring8-pacgan") == {"reached": True, "steps": 2000, "seconds": 21.0, "stays": 2 / 3}
+    never = pacgan.convergence(rows, "grid25")  # 8 modes of 25: one evaluation after the end
+    assert never["reached"] is False and (never["steps"], never["seconds"]) == (5000, 42.0 * 5000 / 4000)
+    assert math.isnan(never["stays"])
+    assert pacgan.convergence(rows[:1], "grid25") is None  # no evaluation during training
+
+
+def test_pacgan_claim_pairs_the_robust_game_with_each_baseline_by_trial():
+    from gangames.reproduce import pacgan
+
+    def curve(steps_of):
+        return {t: {"reached": True, "steps": steps_of(t), "seconds": steps_of(t) / 100, "stays": 1.0} for t in range(10)}
+
+    curves = {"grid25": {"ns": curve(lambda t: 1000), "wgan-gp": curve(lambda t: 3000),
+                         "robust-w": curve(lambda t: 2000 + 100 * t)}}
+    found = {(d["baseline"], d["metric"]): d for d in pacgan.claim(curves)}
+    assert len(found) == 6 and all(d["game"] == "robust-w" and d["n"] == 10 for d in found.values())
+    for metric in ("steps", "seconds"):  # later than ns on every trial, earlier than wgan-gp on every one
+        assert found["ns", metric]["verdict"] == "worse" and found["wgan-gp", metric]["verdict"] == "better"
+    assert found["ns", "steps"]["mean"] == pytest.approx(1450) and found["wgan-gp", "seconds"]["mean"] == pytest.approx(-5.5)
+    assert found["ns", "steps"]["p_holm"] == pytest.approx(6 * found["ns", "steps"]["p"])  # Holm over all six
+    assert found["ns", "stays"]["verdict"] == "no difference shown at n = 10"
+    lines = pacgan.convergence_markdown({"convergence": curves, "claim": pacgan.claim(curves)})
+    assert "| grid25 | robust-w | 10 of 10 | 2450 [2000, 2900] | 24 [20, 29] | 100 % |" in lines
+    assert any(line.startswith("- grid25, steps (lower is better), robust-w − ns: 1.45e+03") and line.endswith(": worse.")
+               for line in lines)
 
 
 def test_pacgan_bar_is_pacgan4s_row_on_every_statistic():

@@ -15,9 +15,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
+
+from gangames import statistics
 from gangames.config import Config, apply_overrides
 from gangames.reproduce.stats import fmt, mean_std
 from gangames.runner import Outcome, Task
+from gangames.training.run_dir import RunDir
 
 DATASETS = ("ring8-pacgan", "grid25")
 GAMES = ("minimax", "ns", "wgan-gp", "gan-gp", "dragan-ns", "r3gan", "robust-w", "auction")
@@ -39,6 +43,10 @@ SETTING = ["data.batch_size=256", "generator.lr=1e-3", "discriminator.lr=1e-3", 
            "generator.ema=0.999", "generator.ema_rampup=true", "auction.players=4", "game.defaults=paper"]
 METRICS = ["modes"]  # the metric that gives PacGAN's three statistics:
 KEYS = ("modes", "hq", "reverse_kl")
+# Gao & Tembine's claim, tested on these runs when they also evaluated during training (eval.every):
+# the robust game converges faster and more stably than a game built on the JS divergence (ns), and
+# than WGAN-GP, the robust game's limit as gamma grows.
+CLAIM, CLAIM_BASELINES = "robust-w", ("ns", "wgan-gp")
 
 
 def plan(out: Path, trials: int, steps: int, games=GAMES, datasets=DATASETS, overrides: list[str] | None = None,
@@ -91,13 +99,60 @@ def summarise(outcomes: list[Outcome]) -> dict:
             rows.sort(key=lambda r: r["trial"])
             means = {k: mean_std([r[k] for r in rows])[0] for k in KEYS}
             summary["results"][data][label] = {"trials": rows, "mean": means, "reaches_bar": reaches(data, means)}
+    curves = {}
+    for o in outcomes:
+        data, game, trial = trial_of(o)
+        found = convergence(RunDir(o.out).metrics(), data) if Path(o.out).exists() else None
+        if found is not None:
+            curves.setdefault(data, {}).setdefault(game, {})[trial] = found
+    if curves:
+        summary["convergence"] = curves
+        summary["claim"] = claim(curves)
     return summary
+
+
+def claim(curves: dict) -> list[dict]:
+    """The robust game against each baseline, paired by trial, on every data set: steps and seconds
+    to the bar's row (lower is better) and the share of evaluations that stay there (higher is
+    better); Wilcoxon p-values Holm-corrected across all these comparisons together."""
+    found = []
+    for data, by_game in curves.items():
+        for baseline in CLAIM_BASELINES:
+            if CLAIM not in by_game or baseline not in by_game:
+                continue
+            for metric, higher_is_better in (("steps", False), ("seconds", False), ("stays", True)):
+                values = {g: {t: c[metric] for t, c in by_game[g].items()} for g in (CLAIM, baseline)}
+                for d in statistics.compare_to_baseline(values, baseline, metric, higher_is_better):
+                    found.append({"data": data, "higher_is_better": higher_is_better, **vars(d)})
+    for item, adjusted in zip(found, statistics.holm([f["p"] for f in found])):
+        item["p_holm"] = adjusted
+        item["verdict"] = statistics.verdict(item["mean"], adjusted, item["n"], item["higher_is_better"])
+    return found
 
 
 def reaches(data: str, means: dict) -> bool:
     """At or beyond the bar's published row on every statistic (modes and hq at least, KL at most)."""
     modes, _, hq, kl = PUBLISHED[data][BAR]
     return bool(means["modes"] >= modes and means["hq"] >= hq and means["reverse_kl"] <= kl)
+
+
+def convergence(rows: list[dict], data: str) -> dict | None:
+    """How a run got to the bar's row, from its in-training evaluations (metrics.jsonl rows with
+    "eval"; None if it has none): ``steps`` and ``seconds`` (training seconds) of the first
+    evaluation at or beyond the row, and ``stays``, the share of the evaluations from there on that
+    are too. A run that never gets there counts as getting there one evaluation after its end (its
+    steps plus the interval, its seconds scaled alike): later than any run that did."""
+    evals = [(r["step"], r["seconds"], r["eval"]) for r in rows if "eval" in r]
+    if not evals:
+        return None
+    hits = [reaches(data, {k: e.get(k, math.nan) for k in KEYS}) for _, _, e in evals]
+    if True in hits:
+        first = hits.index(True)
+        return {"reached": True, "steps": evals[first][0], "seconds": evals[first][1],
+                "stays": sum(hits[first:]) / len(hits[first:])}
+    (last_step, last_seconds, _), every = evals[-1], evals[0][0]
+    return {"reached": False, "steps": last_step + every, "seconds": last_seconds * (last_step + every) / last_step,
+            "stays": math.nan}
 
 
 def markdown(summary: dict) -> str:
@@ -120,4 +175,32 @@ def markdown(summary: dict) -> str:
     met = [label for label in next(iter(summary["results"].values()), {})
            if all(summary["results"][d].get(label, {}).get("reaches_bar") for d in summary["results"])]
     lines += ["", f"At or beyond {BAR} on every data set: {', '.join(met) if met else 'none'}."]
+    if "convergence" in summary:
+        lines += ["", *convergence_markdown(summary)]
     return "\n".join(lines) + "\n"
+
+
+def convergence_markdown(summary: dict) -> list[str]:
+    lines = [f"How the games got there, from the evaluations during training: the first evaluation at or "
+             f"beyond {BAR}'s row (steps, and training seconds with the runs that shared the machine beside "
+             "it), median [min, max] over the trials that reached it, and the share of the evaluations from "
+             "there on that stayed there (mean).", "",
+             f"| data | game | reached {BAR}'s row | steps to it | seconds to it | stays there |", "|---|---|---|---|---|---|"]
+    spread = lambda v: (f"{np.median(v):.0f} [{min(v):.0f}, {max(v):.0f}]" if v else "–")  # noqa: E731
+    for data, by_game in summary["convergence"].items():
+        for game, by_trial in by_game.items():
+            hit = [c for c in by_trial.values() if c["reached"]]
+            stays = f"{100 * np.mean([c['stays'] for c in hit]):.0f} %" if hit else "–"
+            lines.append(f"| {data} | {game} | {len(hit)} of {len(by_trial)} | {spread([c['steps'] for c in hit])} | "
+                         f"{spread([c['seconds'] for c in hit])} | {stays} |")
+    if summary.get("claim"):
+        lines += ["", f"Gao & Tembine's claim, {CLAIM} against {' and '.join(CLAIM_BASELINES)} paired by trial "
+                  "(a trial that never reached the row counts as one evaluation after its end; Wilcoxon, Holm "
+                  "across every line below):", ""]
+        for d in summary["claim"]:
+            shown = (f"{statistics.significant(d['mean'], 3)} [{statistics.significant(d['low'], 3)}, "
+                     f"{statistics.significant(d['high'], 3)}]")
+            p = "" if d["p_holm"] is None else f", Holm p = {statistics.significant(d['p_holm'], 2)}"
+            lines.append(f"- {d['data']}, {d['metric']} ({'higher' if d['higher_is_better'] else 'lower'} is better), "
+                         f"{d['game']} − {d['baseline']}: {shown}{p}: {d['verdict']}.")
+    return lines
