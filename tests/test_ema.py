@@ -44,6 +44,15 @@ def test_the_ramp_up_forgets_the_start_sooner():
     assert float(ema.beta()) == pytest.approx(0.999)
 
 
+def test_a_checkpoint_with_the_earlier_0d_count_loads():
+    """Checkpoints written before 2026-12-06 hold the count as a 0-d tensor (now shape (1,), which a
+    compiled step updates: tests/test_compile.py)."""
+    layer = nn.Linear(2, 2)
+    ema = ParameterEMA(layer, 0.999, rampup=True)
+    ema.load_state_dict({"average": [a.clone() for a in ema.average], "count": [torch.tensor(7.0, dtype=torch.float64)]})
+    assert ema.count.shape == (1,) and float(ema.count) == 7 and float(ema.beta()) == pytest.approx(9 / 18)
+
+
 def test_swapping_in_the_average_restores_the_trained_weights_exactly():
     layer = nn.Linear(4, 4)
     ema = ParameterEMA(layer, 0.5)

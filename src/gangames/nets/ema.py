@@ -23,7 +23,10 @@ class ParameterEMA:
         self.params = list(module.parameters())
         self.average = [p.detach().clone() for p in self.params]
         like = self.params[0]
-        self.count = torch.zeros((), dtype=torch.float64, device=like.device)  # updates so far
+        # Updates so far. Shape (1,), not a 0-d tensor: torch 2.13's compiled step silently drops an
+        # in-place write to a 0-d float64 tensor (the count stayed 0, so the ramp-up's decay stuck at
+        # 2/11 in every compiled run; tests/test_compile.py checks the compiled average against eager).
+        self.count = torch.zeros(1, dtype=torch.float64, device=like.device)
         self.decay = torch.tensor(float(decay), dtype=torch.float64, device=like.device)  # a graph input, not a constant
         self.rampup = rampup
 
@@ -32,7 +35,7 @@ class ParameterEMA:
         return self.count
 
     def beta(self) -> torch.Tensor:
-        """This update's decay (float64)."""
+        """This update's decay (float64; shape (1,) with the ramp-up)."""
         if not self.rampup:
             return self.decay
         t = self.count + 1
@@ -68,4 +71,4 @@ class ParameterEMA:
             raise ValueError("the checkpoint's generator average does not match this generator")
         for mine, saved in zip(self.average, state["average"]):
             mine.copy_(saved)
-        self.count.copy_(state["count"][0])
+        self.count.copy_(state["count"][0])  # (a 0-d count of earlier checkpoints broadcasts)
