@@ -239,6 +239,24 @@ def test_pacgan_command_refuses_an_unknown_game_before_running(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+def test_pacgan_plays_a_labelled_variant_as_its_game_with_its_own_settings(tmp_path, monkeypatch):
+    from gangames import build, cli
+    from gangames.reproduce import pacgan
+
+    tasks = pacgan.plan(tmp_path, trials=1, steps=10, games=("robust-w", "robust-w(gamma=50)"), datasets=("grid25",))
+    default, variant = (build.resolve(t.cfg) for t in tasks)
+    assert default.game.name == variant.game.name == "robust-w"
+    assert (default.robust.gamma, variant.robust.gamma) == (5.0, 50.0)  # the rest is the shared setting
+    assert variant.generator.lr == default.generator.lr == 1e-3 and variant.data.batch_size == 256
+    assert tasks[1].name == "grid25/robust-w(gamma=50)/trial0" and tasks[1].out == tmp_path / "grid25" / "robust-w(gamma50)" / "trial0"
+    asked = []
+    monkeypatch.setattr(cli, "_run_reproduction", lambda tasks, out, workers: asked.extend(tasks) or [])
+    result = CliRunner().invoke(app, ["reproduce", "pacgan", "--out", str(tmp_path), "--trials", "1",
+                                      "--games", "ns,robust-w(gamma=50)"])
+    assert result.exit_code == 0, result.output
+    assert [t.name for t in asked] == [f"{d}/{g}/trial0" for d in pacgan.DATASETS for g in ("ns", "robust-w(gamma=50)")]
+
+
 def test_an_interrupt_drops_the_queued_runs(tmp_path):
     """Ctrl-C in a reproduction or comparison (here: raised in the parent as its first run reports)
     must not leave the pool working through every queued run before the command stops."""

@@ -313,7 +313,7 @@ def reproduce_pacgan(
     trials: Annotated[int, typer.Option(help="Trials (seeds) per game and data set.")] = 10,
     steps: Annotated[int, typer.Option(help="Training steps of every run.")] = 10_000,
     games: Annotated[Optional[str], typer.Option(help="Comma-separated games (default: minimax, ns, wgan-gp, gan-gp, "
-                                                      "dragan-ns, r3gan, robust-w, auction).")] = None,
+                                                      "dragan-ns, r3gan, robust-w, robust-w(gamma=50), auction).")] = None,
     quick: Annotated[bool, typer.Option(help="Smoke size: 2 trials, 300 steps.")] = False,
     workers: Workers = None,
     set_: Set = None,
@@ -325,7 +325,10 @@ def reproduce_pacgan(
 
     if quick:
         trials, steps = 2, 300
-    tasks = pacgan.plan(out, trials, steps, _games(games, pacgan.GAMES), overrides=set_, compile_=compile_)
+    from gangames.games.registry import GAMES
+
+    chosen = _names(games, pacgan.GAMES, "game", {**GAMES, **pacgan.VARIANTS})
+    tasks = pacgan.plan(out, trials, steps, chosen, overrides=set_, compile_=compile_)
     outcomes = _run_reproduction(tasks, out, workers)
     summary = pacgan.summarise(outcomes)
     _write_results(out, summary, pacgan.markdown(summary))
