@@ -277,6 +277,68 @@ def test_an_interrupt_drops_the_queued_runs(tmp_path):
     assert 1 <= started <= 8, started
 
 
+def test_a_killed_commands_workers_stop_their_runs_and_exit(tmp_path):
+    """kill -9 of a reproduction (or comparison, or sweep) process: its workers' runs checkpoint and
+    stop, and the workers exit. They used to wait for a next task forever, each holding its share of
+    the cores, so every later run on the machine took fewer threads and warned the cores were taken."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from gangames.training.run_dir import RunDir
+
+    # steps of ~0.1 s: the parent's death signals its workers once per thread of the parent as they end,
+    # within a step, which the trainer must take as one Ctrl-C (a second aborts without a checkpoint)
+    settings = ["generator.hidden=[256,256]", "discriminator.hidden=[256,256]", "data.batch_size=2048",
+                "game.defaults=paper", "run.steps=1000000", "run.progress=false", "run.compile=false",
+                "run.checkpoint_every=10"]
+    outs = [tmp_path / f"t{i}" for i in range(2)]
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from gangames.config import Config, apply_overrides\n"
+        "from gangames.runner import Task, run_many\n"
+        "if __name__ == '__main__':  # the workers are spawned: they import this file\n"
+        f"    run_many([Task(f't{{i}}', apply_overrides(Config(), {settings!r} + [f'run.seed={{i}}']), Path(out), ['w2'], "
+        f"eval_samples=100) for i, out in enumerate({[str(o) for o in outs]!r})], workers=2)\n")
+    registry = tmp_path / "threads"
+    parent = subprocess.Popen([sys.executable, str(script)], env={**os.environ, "GANGAMES_THREADS_DIR": str(registry)},
+                              start_new_session=True)  # no signal sent to this test's group reaches the workers
+    workers: list[int] = []
+
+    def alive(pid: int) -> bool:  # a zombie has exited
+        try:
+            return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return False
+
+    try:
+        deadline = time.time() + 120
+        while not all(RunDir(o).has_checkpoint() for o in outs):
+            assert time.time() < deadline and parent.poll() is None, "the runs did not get going"
+            time.sleep(0.2)
+        workers = [int(p.stem) for p in registry.glob("*.json")]
+        assert len(workers) == 2 and parent.pid not in workers, workers
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(30)
+        deadline = time.time() + 60
+        while any(alive(pid) for pid in workers) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in workers if alive(pid)], "a worker outlived its parent"
+        for out in outs:  # each run stopped on the signal and checkpointed where it stopped
+            info = RunDir(out).read_info()
+            assert info["status"] == "interrupted" and info["sessions"][-1]["to_step"] > 0, info
+    finally:
+        for pid in [parent.pid, *workers]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
 def test_a_resumed_runs_outcome_counts_every_sessions_seconds(tmp_path):
     """A reproduction's table says what each run cost: a run resumed from its checkpoint (after a
     Ctrl-C or a lost worker) must report its whole training time, not its last session's."""

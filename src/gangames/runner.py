@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,8 +121,17 @@ def payload(task: Task, threads: int) -> tuple:
 
 
 def run_payload(data: tuple) -> Outcome:
+    global _busy
     name, cfg_dict, out, metrics, samples, threads = data
-    return run_task(Task(name, config_io.from_dict(cfg_dict), Path(out), metrics, samples), threads)
+    if _parent_gone or _orphaned():  # a task queued before the parent died: nobody will read its outcome
+        _exit_orphan()
+    _busy = True
+    try:
+        return run_task(Task(name, config_io.from_dict(cfg_dict), Path(out), metrics, samples), threads)
+    finally:
+        _busy = False
+        if _parent_gone:
+            _exit_orphan()
 
 
 def run_many(tasks: list[Task], workers: int | None = None, on_done=None) -> list[Outcome]:
@@ -159,10 +169,47 @@ def run_many(tasks: list[Task], workers: int | None = None, on_done=None) -> lis
     return [results[i] for i in range(len(tasks))]
 
 
+_parent: int | None = None  # the process that started this pool worker (set by die_with_parent)
+_parent_gone = False  # ... and it has died
+_busy = False  # this worker is running a task
+PARENT_DIED = signal.SIGUSR1
+
+
 def die_with_parent() -> None:
-    """A worker process gets SIGINT when the process that started it dies (kill -9 included): its
-    run checkpoints and stops, and no orphan keeps training a run that a rerun will resume (Linux)."""
+    """When the process that started this pool worker dies (kill -9 included), the worker's run
+    checkpoints and stops as on one Ctrl-C, and the worker exits: no orphan keeps training a run
+    that a rerun will resume, and none waits for a next task forever while holding its share of the
+    cores (gangames.threads: every later run on the machine took fewer threads and warned that the
+    cores were taken). Linux tells the worker with a signal each time its parent thread ends, so a
+    multi-threaded parent's death can signal it several times: only the first counts (several
+    SIGINTs would abort the run without its final checkpoint, as a second Ctrl-C does)."""
+    global _parent
+    _parent = os.getppid()
+    signal.signal(PARENT_DIED, _on_parent_death)
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
+        ctypes.CDLL(None, use_errno=True).prctl(1, PARENT_DIED)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    if _orphaned():  # the parent died before the signal was asked for
+        _exit_orphan()
+
+
+def _on_parent_death(signum, frame) -> None:
+    global _parent_gone
+    if _parent_gone:
+        return
+    _parent_gone = True
+    if not _busy:
+        _exit_orphan()
+    signal.raise_signal(signal.SIGINT)  # the run's trainer checkpoints and stops; run_payload then exits
+
+
+def _orphaned() -> bool:
+    return _parent is not None and os.getppid() != _parent
+
+
+def _exit_orphan() -> None:
+    """End an orphaned worker now (its run has checkpointed; the kernel drops its thread claim)."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(0)
