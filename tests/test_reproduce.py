@@ -2,6 +2,12 @@
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -281,13 +287,6 @@ def test_a_killed_commands_workers_stop_their_runs_and_exit(tmp_path):
     """kill -9 of a reproduction (or comparison, or sweep) process: its workers' runs checkpoint and
     stop, and the workers exit. They used to wait for a next task forever, each holding its share of
     the cores, so every later run on the machine took fewer threads and warned the cores were taken."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
     from gangames.training.run_dir import RunDir
 
     # steps of ~0.1 s: the parent's death signals its workers once per thread of the parent as they end,
