@@ -325,13 +325,38 @@ def reproduce_pacgan(
 
     if quick:
         trials, steps = 2, 300
-    from gangames.games.registry import GAMES
-
-    chosen = _names(games, pacgan.GAMES, "game", {**GAMES, **pacgan.VARIANTS})
+    chosen = _game_names(games, pacgan.GAMES, pacgan.VARIANTS)
     tasks = pacgan.plan(out, trials, steps, chosen, overrides=set_, compile_=compile_)
-    outcomes = _run_reproduction(tasks, out, workers)
-    summary = pacgan.summarise(outcomes)
+    summary = pacgan.summarise(_run_reproduction(tasks, out, workers))
     _write_results(out, summary, pacgan.markdown(summary))
+
+
+@reproduce_app.command("stacked")
+@reports_errors
+def reproduce_stacked(
+    out: Annotated[Path, typer.Option(help="Folder for the runs and the results table.")] = Path("runs/stacked"),
+    seeds: Annotated[int, typer.Option(help="Seeds per game or variant.")] = 3,
+    steps: Annotated[int, typer.Option(help="Training steps of every run.")] = 5_000,
+    games: Annotated[Optional[str], typer.Option(help="Comma-separated games and variants (default: ns, r3gan, gan-gp, "
+                                                      "ns+ema, ns+sn, ns+diffaugment, ns+sn+ema+diffaugment, wgan-gp, "
+                                                      "auction, robust-w).")] = None,
+    quick: Annotated[bool, typer.Option(help="Smoke size: 1 seed, 30 steps, 1 000 samples.")] = False,
+    workers: Workers = None,
+    set_: Set = None,
+    compile_: Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile every run (default: eager; "
+                                                                          "these image steps compile for minutes).")] = False,
+):
+    """Stacked Fashion-MNIST (1 000 modes): every image game and the toolkit's options on NS-GAN, modes
+    and KL with intervals over seeds, FID/KID, the published Stacked MNIST rows beside."""
+    from gangames.reproduce import stacked
+
+    samples = stacked.SAMPLES
+    if quick:
+        seeds, steps, samples = 1, 30, 1_000
+    chosen = _game_names(games, stacked.GAMES, stacked.VARIANTS)
+    tasks = stacked.plan(out, seeds, steps, chosen, overrides=set_, compile_=compile_, samples=samples)
+    summary = stacked.summarise(_run_reproduction(tasks, out, workers), samples)
+    _write_results(out, summary, stacked.markdown(summary))
 
 
 @reproduce_app.command("defaults")
@@ -372,6 +397,14 @@ def _games(text: str | None, default) -> list[str]:
     from gangames.games.registry import GAMES
 
     return _names(text, default, "game", GAMES)
+
+
+def _game_names(text: str | None, default, variants: dict) -> list[str]:
+    """The games and labelled variants a --games option names (an unknown one: one line, before
+    anything runs), or ``default``."""
+    from gangames.games.registry import GAMES
+
+    return _names(text, default, "game", {**GAMES, **variants})
 
 
 def _names(text: str | None, default, kind: str, choices) -> list[str]:
