@@ -125,6 +125,8 @@ def run_payload(data: tuple) -> Outcome:
     name, cfg_dict, out, metrics, samples, threads = data
     if _parent_gone or _orphaned():  # a task queued before the parent died: nobody will read its outcome
         _exit_orphan()
+    if _stopped is not None and _stopped.is_set():  # queued before the coordinator stopped: not started
+        return Outcome(name, Path(out), "interrupted", error="not started: the command was stopped")
     _busy = True
     try:
         return run_task(Task(name, config_io.from_dict(cfg_dict), Path(out), metrics, samples), threads)
@@ -151,8 +153,9 @@ def run_many(tasks: list[Task], workers: int | None = None, on_done=None) -> lis
             release(share=True)  # the tasks ran in this process: its share ends with them
         return outcomes
     results: dict[int, Outcome] = {}
-    pool = futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=die_with_parent)
+    context = multiprocessing.get_context("spawn")
+    stopped = context.Event()
+    pool = futures.ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker, initargs=(stopped,))
     try:
         pending = {pool.submit(run_payload, payload(t, threads)): i for i, t in enumerate(tasks)}
         for done in futures.as_completed(pending):
@@ -161,8 +164,10 @@ def run_many(tasks: list[Task], workers: int | None = None, on_done=None) -> lis
                 on_done(results[pending[done]])
     except BaseException:
         # Ctrl-C (or an error): the queued runs are dropped, not started one after another while the
-        # pool drains; the running ones got the Ctrl-C too, so they checkpoint and stop (a rerun
-        # resumes them), or, when only this process was signalled, they finish.
+        # pool drains (those already handed to the pool's queue see ``stopped`` and return at once);
+        # the running ones got the Ctrl-C too, so they checkpoint and stop (a rerun resumes them),
+        # or, when only this process was signalled, they finish.
+        stopped.set()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
@@ -170,9 +175,17 @@ def run_many(tasks: list[Task], workers: int | None = None, on_done=None) -> lis
 
 
 _parent: int | None = None  # the process that started this pool worker (set by die_with_parent)
+_stopped = None  # set by the coordinator when it stops: a task not yet started is not started
 _parent_gone = False  # ... and it has died
 _busy = False  # this worker is running a task
 PARENT_DIED = signal.SIGUSR1
+
+
+def start_worker(stopped) -> None:
+    """A pool worker's set-up: the coordinator's stop flag, and dying with it (below)."""
+    global _stopped
+    _stopped = stopped
+    die_with_parent()
 
 
 def die_with_parent() -> None:
