@@ -239,6 +239,23 @@ def test_pacgan_bar_is_pacgan4s_row_on_every_statistic():
     assert pacgan.markdown(summary).rstrip().endswith("At or beyond PacGAN4 on every data set: a.")
 
 
+def test_pacgan_shows_an_auction_trial_that_left_no_evaluation_in_both_player_rows(tmp_path):
+    from gangames.reproduce import pacgan
+    from gangames.runner import Outcome
+
+    scored = {"modes": 8, "hq": 0.9, "reverse_kl": 0.1, "modes/worst": 6, "hq/worst": 0.8, "reverse_kl/worst": 0.3}
+    outcomes = [Outcome("grid25/auction/trial0", tmp_path / "a0", "finished", {"metrics": scored}, seconds=5.0),
+                Outcome("grid25/auction/trial1", tmp_path / "a1", "failed", None, error="lost worker"),
+                Outcome("grid25/robust-w(gamma=50)/trial0", tmp_path / "r0", "failed", None, error="lost worker")]
+    results = pacgan.summarise(outcomes)["results"]["grid25"]
+    assert set(results) == {"auction (mean player)", "auction (worst player)", "robust-w(gamma=50)"}
+    worst = results["auction (worst player)"]["trials"]
+    assert [(r["status"], r["modes"]) for r in worst[:1]] == [("finished", 6)] and worst[1]["status"] == "failed"
+    assert math.isnan(worst[1]["modes"]) and results["auction (mean player)"]["trials"][0]["modes"] == 8
+    table = pacgan.markdown(pacgan.summarise(outcomes))
+    assert "| grid25 | auction (worst player) | 1 of 2 | 6.0 ± 0.0 |" in table
+
+
 def test_pacgan_command_refuses_an_unknown_game_before_running(tmp_path):
     result = CliRunner().invoke(app, ["reproduce", "pacgan", "--out", str(tmp_path), "--games", "ns,nope"])
     assert result.exit_code != 0 and "unknown game 'nope'" in result.output

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gangames import statistics
-from gangames.config import Config, apply_overrides
+from gangames.reproduce import labels
 from gangames.reproduce.stats import fmt, mean_std
 from gangames.runner import Outcome, Task
 from gangames.training.run_dir import RunDir
@@ -61,13 +61,11 @@ def plan(out: Path, trials: int, steps: int, games=GAMES, datasets=DATASETS, ove
     tasks = []
     for data in datasets:
         for label in games:
-            game, own = VARIANTS.get(label, (label, []))
             for trial in range(trials):
-                cfg = apply_overrides(Config(), [
-                    f"game.name={game}", f"data.preset={data}", f"run.steps={steps}", f"run.seed={trial}",
-                    "run.progress=false", f"run.compile={'true' if compile_ else 'false'}",
-                    f"run.checkpoint_every={max(steps // 4, 1)}", f"eval.mode_samples={SAMPLES}",
-                    *setting, *own, *(overrides or [])])
+                cfg = labels.config(label, VARIANTS, [
+                    f"data.preset={data}", f"run.steps={steps}", f"run.seed={trial}", "run.progress=false",
+                    f"run.compile={'true' if compile_ else 'false'}", f"run.checkpoint_every={max(steps // 4, 1)}",
+                    f"eval.mode_samples={SAMPLES}", *setting], overrides)
                 tasks.append(Task(f"{data}/{label}/trial{trial}", cfg, out / data / label.replace("=", "") / f"trial{trial}",
                                   list(metrics), eval_samples=SAMPLES))
     return tasks
@@ -79,24 +77,14 @@ def trial_of(outcome: Outcome) -> tuple[str, str, int]:
     return data, game, int(trial.removeprefix("trial"))
 
 
-def scores(outcome: Outcome) -> dict[str, dict]:
-    """The outcome's scores: one row for a two-player game, the mean and the worst player of an auction."""
-    m = (outcome.eval or {}).get("metrics", {})
-    row = lambda suffix: {k: m.get(f"{k}{suffix}", math.nan) for k in KEYS}  # noqa: E731
-    if any(k.endswith("/worst") for k in m):
-        return {"mean player": row(""), "worst player": row("/worst")}
-    return {"": row("")}
-
-
 def summarise(outcomes: list[Outcome]) -> dict:
     """Per data set, per game (an auction's mean and worst player as two rows): the trials' scores,
     mean ± std, and whether the mean reaches the bar's row."""
     results: dict = {}
     for o in outcomes:
         data, game, trial = trial_of(o)
-        for which, row in scores(o).items():
-            label = f"{game} ({which})" if which else game
-            results.setdefault(data, {}).setdefault(label, []).append({"trial": trial, "status": o.status,
+        for which, row in labels.scores(game, VARIANTS, o.eval, KEYS).items():
+            results.setdefault(data, {}).setdefault(labels.named(game, which), []).append({"trial": trial, "status": o.status,
                                                                        "seconds": o.seconds, **row})
     summary: dict = {"setting": SETTING, "samples": SAMPLES, "results": {}}
     for data, by_game in results.items():

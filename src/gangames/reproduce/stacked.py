@@ -16,7 +16,7 @@ import math
 from pathlib import Path
 
 from gangames import statistics
-from gangames.config import Config, apply_overrides
+from gangames.reproduce import labels
 from gangames.reproduce.stats import mean_std
 from gangames.runner import Outcome, Task
 
@@ -56,28 +56,13 @@ def plan(out: Path, seeds: int, steps: int, games=GAMES, overrides: list[str] | 
     ``metrics`` on ``samples`` samples at the last step."""
     tasks = []
     for label in games:
-        game, own = VARIANTS.get(label, (label, []))
         for seed in range(seeds):
-            cfg = apply_overrides(Config(), [
-                f"game.name={game}", f"data.preset={DATA}", f"run.steps={steps}", f"run.seed={seed}",
-                "run.progress=false", f"run.compile={'true' if compile_ else 'false'}",
-                f"run.checkpoint_every={max(steps // 5, 1)}", "run.snapshot_size=64", f"run.label={label}",
-                *SETTING, *own, *(overrides or [])])
+            cfg = labels.config(label, VARIANTS, [
+                f"data.preset={DATA}", f"run.steps={steps}", f"run.seed={seed}", "run.progress=false",
+                f"run.compile={'true' if compile_ else 'false'}", f"run.checkpoint_every={max(steps // 5, 1)}",
+                "run.snapshot_size=64", f"run.label={label}", *SETTING], overrides)
             tasks.append(Task(f"{label}/seed{seed}", cfg, out / label / f"seed{seed}", list(metrics), eval_samples=samples))
     return tasks
-
-
-def rows(outcome: Outcome) -> dict[str, dict]:
-    """The outcome's scores: one row for a game of one pair, the mean and the worst player for a game
-    of several (the auction; NaN where a run left no evaluation)."""
-    from gangames.games.registry import GAMES
-
-    m = (outcome.eval or {}).get("metrics", {})
-    row = lambda suffix: {k: m.get(f"{k}{suffix}", math.nan) for k in KEYS}  # noqa: E731
-    label = outcome.name.split("/")[0]
-    if GAMES[VARIANTS.get(label, (label,))[0]].pairs_of_players:
-        return {"mean player": row(""), "worst player": row("/worst")}
-    return {"": row("")}
 
 
 def summarise(outcomes: list[Outcome], samples: int = SAMPLES) -> dict:
@@ -86,9 +71,8 @@ def summarise(outcomes: list[Outcome], samples: int = SAMPLES) -> dict:
     by_label: dict[str, list[dict]] = {}
     for o in outcomes:
         label, seed = o.name.split("/")
-        for which, scores in rows(o).items():
-            name = f"{label} ({which})" if which else label
-            by_label.setdefault(name, []).append({"seed": int(seed.removeprefix("seed")), "status": o.status,
+        for which, scores in labels.scores(label, VARIANTS, o.eval, KEYS).items():
+            by_label.setdefault(labels.named(label, which), []).append({"seed": int(seed.removeprefix("seed")), "status": o.status,
                                                   "seconds": o.seconds, **scores})
     results = {}
     for name, runs in by_label.items():
