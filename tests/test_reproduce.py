@@ -1,5 +1,6 @@
 """The reproduction commands end to end at toy size, and their statistics."""
 
+import csv
 import json
 import math
 import os
@@ -145,8 +146,60 @@ def test_many_paths_command_quick_sweep_part(tmp_path, monkeypatch):
                                       "--sweep-steps", "7"])
     assert result.exit_code == 0, result.output
     assert asked == [("ring8", 3, 7)]
-    assert "share with >= 7 modes" in (tmp_path / "sweep.md").read_text()
+    text = (tmp_path / "sweep.md").read_text()
+    assert "share with >= 7 modes" in text and "Against ns, configuration by configuration: gan-gp covers more modes in " in text
     assert (tmp_path / "sweep.png").exists() and (tmp_path / "sweep" / "ring8" / "trials.csv").exists()
+
+
+def test_the_image_sweep_plays_the_papers_batch_and_scores_fid_and_kid():
+    digits, ring = many_paths.robustness_spec("digits", 30, 1000), many_paths.robustness_spec("ring8", 30, 1000)
+    assert (digits.metrics, digits.objective, digits.base["data"]["batch_size"]) == (["fid", "kid"], "fid", 64)
+    assert (ring.metrics[0], ring.objective, "batch_size" in ring.base["data"]) == ("modes", "modes", False)
+    assert digits.axes == ring.axes and digits.ties == ring.ties and digits.games == ring.games == list(many_paths.SWEEP_GAMES)
+
+
+def test_the_sweep_pairs_each_game_with_ns_configuration_by_configuration():
+    def row(config, game, fid, status="finished"):
+        return {"config": config, "game": game, "status": status, "fid": fid}
+
+    table = [row("c0", "ns", 10.0), row("c0", "wgan-gp", 5.0), row("c0", "gan-gp", 10.0),
+             row("c1", "ns", 10.0), row("c1", "wgan-gp", 20.0), row("c1", "gan-gp", math.nan, "diverged"),
+             row("c2", "ns", math.nan, "failed"), row("c2", "wgan-gp", 30.0), row("c2", "gan-gp", 1.0, "failed"),
+             row("c3", "wgan-gp", 1.0)]  # ns never played c3: not a pair
+    # lower FID is better: wgan-gp beats ns on c0 and c2 (ns failed), loses on c1; gan-gp ties c0 and c2
+    # (both failed there: a failed run's FID does not count), loses c1 (diverged against a finished ns)
+    assert many_paths.paired_with_baseline(table, "fid", higher_is_better=False) == {"wgan-gp": (2, 1, 3), "gan-gp": (0, 1, 3)}
+    modes = [{**r, "modes": r["fid"]} for r in table]  # the same numbers as modes, higher is better
+    assert many_paths.paired_with_baseline(modes, "modes", higher_is_better=True) == {"wgan-gp": (2, 1, 3), "gan-gp": (0, 1, 3)}
+    assert many_paths.paired_with_baseline([r for r in table if r["game"] != "ns"], "fid", False) == {}
+    for r in table:
+        r.update({"generator.lr": 1e-3, "generator.beta1": 0.5, "game.disc_steps": 2, "kid": r["fid"] / 10})
+    text = many_paths.robustness_markdown("digits", table)  # wgan-gp's FIDs: 5, 20, 30, 1 (c2: ns failed)
+    assert "| wgan-gp | 4/4 | 12.5 [4.0, 22.5] | 1.2 [0.4, 2.2] | fid 1 (lr 1.0e-03, β1 0.50, 2 D steps) | 2 / 1 of 3 |" in text
+    assert "| gan-gp | 1/3 | 10.0 [10.0, 10.0] |" in text and text.count("| – |") == 1  # ns has no pairing cell
+
+
+def test_many_paths_sweep_on_digits_at_toy_size(tmp_path, monkeypatch):
+    real_spec = many_paths.robustness_spec
+
+    def tiny(preset, trials, steps):
+        spec = real_spec(preset, trials, steps, games=("ns", "wgan-gp"), samples=200)
+        spec.base.update({"generator": {"hidden": [8, 8]}, "discriminator": {"hidden": [8, 8]}})
+        return spec
+
+    monkeypatch.setattr(many_paths, "robustness_spec", tiny)
+    refused = CliRunner().invoke(app, ["reproduce", "many-paths", "--part", "sweep", "--sweep-data", "digits,nope",
+                                       "--out", str(tmp_path / "x")])
+    assert refused.exit_code != 0 and "unknown data set 'nope'" in refused.output and not (tmp_path / "x").exists()
+    result = CliRunner().invoke(app, ["reproduce", "many-paths", "--size", "quick", "--part", "sweep", "--sweep-data",
+                                      "digits", "--out", str(tmp_path), "--workers", "2", "--trials", "2",
+                                      "--sweep-steps", "5"])
+    assert result.exit_code == 0, result.output
+    table = [r for r in csv.DictReader((tmp_path / "sweep" / "digits" / "trials.csv").open())]
+    assert len(table) == 4 and {r["status"] for r in table} == {"finished"} and all(float(r["fid"]) > 0 for r in table)
+    text = (tmp_path / "sweep.md").read_text()
+    assert "| game | finished | FID: median [q1, q3] | KID: median [q1, q3] |" in text
+    assert " of 2 |" in text and (tmp_path / "sweep.png").exists()
 
 
 def test_pacgan_protocol_at_toy_size(tmp_path):

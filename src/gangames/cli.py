@@ -458,10 +458,14 @@ def reproduce_many_paths(
     part: Annotated[str, typer.Option(help="line, sweep or all.")] = "all",
     trials: Annotated[Optional[int], typer.Option(help="Sweep configurations per data set (default: the size's).")] = None,
     sweep_steps: Annotated[Optional[int], typer.Option(help="Training steps of a sweep run (default: the size's).")] = None,
+    sweep_data: Annotated[Optional[str], typer.Option(help="Comma-separated data sets of the sweep (default: ring8, and "
+                                                           "grid25 at full size); an image set (digits) is scored by "
+                                                           "FID and KID.")] = None,
     workers: Workers = None,
     compile_: Compile = True,
 ):
     """The line in d dimensions and the hyperparameter-robustness sweep of Fedus et al."""
+    from gangames.data.presets import PRESETS
     from gangames.errors import pick
     from gangames.io import write_json, write_text
     from gangames.reproduce import many_paths
@@ -472,6 +476,7 @@ def reproduce_many_paths(
     pick("size", size, ("quick", "full"))
     pick("part", part, ("line", "sweep", "all"))
     quick = size == "quick"
+    sweep_presets = _names(sweep_data, many_paths.SWEEP_DATA[:1] if quick else many_paths.SWEEP_DATA, "data set", PRESETS)
     if part in ("line", "all"):
         dims = (2, 10) if quick else (2, 10, 100, 1000)
         steps = {d: 1000 for d in dims} if quick else {2: 10_000, 10: 10_000, 100: 10_000, 1000: 20_000}
@@ -483,7 +488,7 @@ def reproduce_many_paths(
         console.print(many_paths.line_markdown(table), soft_wrap=True)
     if part in ("sweep", "all"):
         tables, text = {}, []
-        for preset in (("ring8",) if quick else ("ring8", "grid25")):
+        for preset in sweep_presets:
             spec = many_paths.robustness_spec(preset, trials or (4 if quick else 30),
                                               sweep_steps or (300 if quick else 2000))
             folder = out / "sweep" / preset

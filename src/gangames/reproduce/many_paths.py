@@ -108,14 +108,37 @@ def line_markdown(table: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+SWEEP_DATA = ("ring8", "grid25")
+SWEEP_BASELINE = "ns"
+# What the sweep scores, per kind of data: PacGAN's coverage, W2 and hq on the mixtures; FID and KID
+# in the shipped classifier's features on images, the paper's image scores (its FID is Inception's).
+# Each kind's objective, and (metric, higher is better, log axis) for its plot.
+SWEEP_SCORES = {"mixture": (["modes", "w2", "kde_log_likelihood"], "modes"), "images": (["fid", "kid"], "fid")}
+# The paper's batch on its image data sets (papers.md §3(c)); the mixtures keep their presets' 256.
+SWEEP_BATCH = {"images": 64}
+SWEEP_PLOTS = {"mixture": (("modes", True, False), ("w2", False, True)), "images": (("fid", False, True), ("kid", False, True))}
+
+
+def sweep_kind(preset: str) -> str:
+    """``images`` or ``mixture``: which scores the sweep takes on a data preset."""
+    from gangames.config import DataConfig
+    from gangames.data.presets import PRESETS
+
+    return "images" if PRESETS[preset].kind_of(DataConfig(preset=preset)) == "images" else "mixture"
+
+
 def robustness_spec(preset: str, trials: int, steps: int, games=SWEEP_GAMES, seed: int = 0, samples: int = 2500):
     """papers.md §3(c): lr log-uniform [1e-5, 1e-2] shared by G and D, beta1 uniform [0, 1),
-    discriminator steps 1..5; beta2 fixed per game (0.9 for WGAN-GP, 0.999 otherwise: F6)."""
+    discriminator steps 1..5; beta2 fixed per game (0.9 for WGAN-GP, 0.999 otherwise: F6); on
+    images batch 64 and FID/KID, on the mixtures the preset's batch and PacGAN's coverage."""
+    kind = sweep_kind(preset)
+    metrics, objective = SWEEP_SCORES[kind]
+    data = {"preset": preset, **({"batch_size": SWEEP_BATCH[kind]} if kind in SWEEP_BATCH else {})}
     return parse({
         "sweep": {"name": f"many-paths-{preset}", "games": list(games), "seeds": [0], "trials": trials, "seed": seed,
                   "sampler": "random",  # the paper's protocol: the distribution over a random search
-                  "metrics": ["modes", "w2", "kde_log_likelihood"], "objective": "modes", "eval_samples": samples},
-        "base": {"data": {"preset": preset}, "run": {"steps": steps, "checkpoint_every": max(steps // 2, 1)},
+                  "metrics": metrics, "objective": objective, "eval_samples": samples},
+        "base": {"data": data, "run": {"steps": steps, "checkpoint_every": max(steps // 2, 1)},
                  "game": {"defaults": "paper"}},  # the paper's settings where the sweep sets none
         "space": {"generator.lr": {"loguniform": [1e-5, 1e-2]}, "generator.beta1": {"uniform": [0.0, 1.0]},
                   "game.disc_steps": {"int": [1, 5]}},
@@ -123,9 +146,46 @@ def robustness_spec(preset: str, trials: int, steps: int, games=SWEEP_GAMES, see
     })
 
 
+def paired_with_baseline(table: list[dict], metric: str, higher_is_better: bool,
+                         baseline: str = SWEEP_BASELINE) -> dict[str, tuple[int, int, int]]:
+    """Per game, configuration by configuration against ``baseline``: (better, worse, configurations
+    both played). A run that did not finish (or left no score) loses to one that did; two such tie."""
+    def score(row):
+        value = row.get(metric) if row["status"] == "finished" else None
+        ok = isinstance(value, (int, float)) and not math.isnan(value)
+        return value if ok else (-math.inf if higher_is_better else math.inf)
+
+    by_game: dict[str, dict] = {}
+    for row in table:
+        by_game.setdefault(row["game"], {})[row["config"]] = score(row)
+    if baseline not in by_game:
+        return {}
+    found = {}
+    for game, scores in by_game.items():
+        if game == baseline:
+            continue
+        pairs = [(scores[c], by_game[baseline][c]) for c in scores if c in by_game[baseline]]
+        sign = 1 if higher_is_better else -1
+        found[game] = (sum(sign * (a - b) > 0 for a, b in pairs if a != b),
+                       sum(sign * (a - b) < 0 for a, b in pairs if a != b), len(pairs))
+    return found
+
+
+def _best(table: list[dict], game: str, metric: str, higher_is_better: bool) -> str:
+    done = [r for r in table if r["game"] == game and r["status"] == "finished"
+            and isinstance(r.get(metric), (int, float)) and not math.isnan(r[metric])]
+    if not done:
+        return "–"
+    best = (max if higher_is_better else min)(done, key=lambda r: r[metric])
+    return (f"{metric} {best[metric]:.3g} (lr {best.get('generator.lr', math.nan):.1e}, β1 "
+            f"{best.get('generator.beta1', math.nan):.2f}, {best.get('game.disc_steps', '?')} D steps)")
+
+
 def robustness_markdown(preset: str, table: list[dict]) -> str:
     from gangames.sweep.results import distribution
 
+    if sweep_kind(preset) == "images":
+        return _image_robustness_markdown(preset, table)
     lines = [f"**{preset}** ({len(table)} trials)", "",
              "| game | finished | modes: median [q1, q3] | share with >= 7 modes | W2: median [q1, q3] | hq: median |",
              "|---|---|---|---|---|---|"]
@@ -139,11 +199,34 @@ def robustness_markdown(preset: str, table: list[dict]) -> str:
         lines.append(f"| {game} | {entry['finished']}/{entry['trials']} | {entry['median']:.1f} [{entry['q1']:.1f}, "
                      f"{entry['q3']:.1f}] | {entry['share_at_least']:.0%} | {w2[game]['median']:.3f} "
                      f"[{w2[game]['q1']:.3f}, {w2[game]['q3']:.3f}] | {hq[game]['median']:.3f} |")
+    paired = paired_with_baseline(table, "modes", higher_is_better=True)
+    if paired:
+        lines += ["", f"Against {SWEEP_BASELINE}, configuration by configuration: " + "; ".join(
+            f"{game} covers more modes in {b} and fewer in {w} of {n}" for game, (b, w, n) in paired.items()) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def _image_robustness_markdown(preset: str, table: list[dict]) -> str:
+    from gangames.sweep.results import distribution
+
+    fid, kid = distribution(table, "fid"), distribution(table, "kid")
+    paired = paired_with_baseline(table, "fid", higher_is_better=False)
+    quartiles = lambda e: (f"{e['median']:.1f} [{e['q1']:.1f}, {e['q3']:.1f}]" if "median" in e else "–")  # noqa: E731
+    lines = [f"**{preset}** ({len(table)} trials; FID and KID in the shipped classifier's features, lower is better; "
+             f"against {SWEEP_BASELINE}: configurations where the game's FID is lower / higher than {SWEEP_BASELINE}'s, "
+             "a run that did not finish losing to one that did)", "",
+             f"| game | finished | FID: median [q1, q3] | KID: median [q1, q3] | best configuration | "
+             f"FID against {SWEEP_BASELINE}: lower / higher |", "|---|---|---|---|---|---|"]
+    for game, entry in fid.items():
+        better, worse, n = paired.get(game, (0, 0, 0))
+        against = f"{better} / {worse} of {n}" if game in paired else "–"
+        lines.append(f"| {game} | {entry['finished']}/{entry['trials']} | {quartiles(entry)} | {quartiles(kid[game])} | "
+                     f"{_best(table, game, 'fid', False)} | {against} |")
     return "\n".join(lines) + "\n"
 
 
 def robustness_plot(tables: dict[str, list[dict]], path: Path) -> None:
-    """Every configuration's final modes and W2, per game: sorted curves (the paper's style)."""
+    """Every configuration's final scores (modes and W2, or FID and KID), per game: sorted curves (the paper's style)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -151,18 +234,18 @@ def robustness_plot(tables: dict[str, list[dict]], path: Path) -> None:
 
     fig, axes = plt.subplots(len(tables), 2, figsize=(11, 3.6 * len(tables)), squeeze=False)
     for row, (preset, table) in enumerate(tables.items()):
-        for col, (metric, better) in enumerate((("modes", "higher"), ("w2", "lower"))):
+        for col, (metric, higher, log) in enumerate(SWEEP_PLOTS[sweep_kind(preset)]):
             ax = axes[row, col]
             for i, game in enumerate(dict.fromkeys(r["game"] for r in table)):
                 values = [r.get(metric, math.nan) if r["status"] == "finished" else math.nan
                           for r in table if r["game"] == game]
-                fill = -np.inf if better == "higher" else np.inf
+                fill = -np.inf if higher else np.inf
                 ordered = np.sort(np.nan_to_num(np.array(values, dtype=float), nan=fill))
-                ordered = ordered[::-1] if better == "higher" else ordered
+                ordered = ordered[::-1] if higher else ordered
                 ax.plot(np.arange(1, len(ordered) + 1), ordered, marker="o", ms=3, color=f"C{i}", label=game)
             ax.set_xlabel("configurations, best to worst (failed runs last)")
             ax.set_ylabel(f"{metric} on {preset}")
-            if metric == "w2":
+            if log:
                 ax.set_yscale("log")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
