@@ -5,6 +5,7 @@ import math
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scipy import stats
 from typer.testing import CliRunner
@@ -88,3 +89,29 @@ def test_stacked_command_at_toy_size_and_unknown_labels(tmp_path):
     assert "| ns+sn | 1 |" in (tmp_path / "results.md").read_text()
     bad = CliRunner().invoke(app, ["reproduce", "stacked", "--games", "ns+gp", "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "unknown game 'ns+gp'" in bad.output
+
+
+def test_the_robust_game_is_paired_with_ns_and_wgan_gp_by_seed_on_every_score_and_on_seconds():
+    seeds = range(10)  # enough seeds for a verdict after Holm across the ten comparisons
+
+    def runs(label, modes, seconds):
+        return [Outcome(f"{label}/seed{s}", Path(label), "finished", {"metrics": _scores(modes(s), 1.0, 100.0 + s)},
+                        seconds=seconds(s)) for s in seeds]
+
+    outcomes = (runs("ns", lambda s: 500 + 7 * s, lambda s: 100.0 + s) + runs("wgan-gp", lambda s: 900 + s, lambda s: 400.0)
+                + runs("robust-w", lambda s: 600 + 7 * s + s % 3, lambda s: 300.0 + 2 * s) + runs("ns+sn", lambda s: 1, lambda s: 1))
+    found = {(d["baseline"], d["metric"]): d for d in stacked.summarise(outcomes)["claim"]}
+    assert len(found) == 2 * 5 and {d["game"] for d in found.values()} == {"robust-w"} and all(d["n"] == 10 for d in found.values())
+    assert found["ns", "stacked_modes"]["mean"] == pytest.approx(100 + 0.9)  # 100 + mean of s % 3 over 0..9
+    assert found["wgan-gp", "stacked_modes"]["mean"] == pytest.approx(np.mean([600 + 6 * s + s % 3 - 900 for s in seeds]))
+    assert found["ns", "seconds"]["mean"] == pytest.approx(np.mean([200.0 + s for s in seeds]))
+    # More modes than ns on every seed (better), fewer than wgan-gp (worse); more seconds than ns (worse),
+    # fewer than wgan-gp (better); the same KL everywhere (no difference)
+    assert (found["ns", "stacked_modes"]["verdict"], found["wgan-gp", "stacked_modes"]["verdict"]) == ("better", "worse")
+    assert (found["ns", "seconds"]["verdict"], found["wgan-gp", "seconds"]["verdict"]) == ("worse", "better")
+    assert found["ns", "stacked_kl"]["verdict"] == "no difference shown at n = 10"
+    assert found["ns", "stacked_modes"]["p_holm"] > found["ns", "stacked_modes"]["p"]  # Holm across the ten
+    table = stacked.markdown(stacked.summarise(outcomes))
+    assert "- seconds (lower is better), robust-w − ns: 204 [" in table and table.rstrip().endswith(": better.")
+    assert "claim" in stacked.summarise(outcomes[:10])  # no robust game: an empty claim
+    assert stacked.summarise(outcomes[:10])["claim"] == []

@@ -111,6 +111,27 @@ def compare_to_baseline(values: dict[str, dict[int, float]], baseline: str, metr
     return found
 
 
+def holm_verdicts(found: list[dict]) -> list[dict]:
+    """Comparisons of several metrics and baselines (dicts with ``p``, ``mean``, ``n`` and
+    ``higher_is_better``) given ``p_holm``, Holm-corrected across all of them together, and their verdicts."""
+    for item, adjusted in zip(found, holm([f["p"] for f in found])):
+        item["p_holm"] = adjusted
+        item["verdict"] = verdict(item["mean"], adjusted, item["n"], item["higher_is_better"])
+    return found
+
+
+def difference_text(d: dict) -> str:
+    """A paired difference as a table shows it: its mean [95 % interval], 3 significant digits."""
+    return f"{significant(d['mean'], 3)} [{significant(d['low'], 3)}, {significant(d['high'], 3)}]"
+
+
+def claim_line(d: dict, where: str = "") -> str:
+    """One comparison of ``holm_verdicts`` as a list item: metric, direction, difference, Holm p, verdict."""
+    p = "" if d["p_holm"] is None else f", Holm p = {significant(d['p_holm'], 2)}"
+    return (f"- {where}{d['metric']} ({'higher' if d['higher_is_better'] else 'lower'} is better), "
+            f"{d['game']} − {d['baseline']}: {difference_text(d)}{p}: {d['verdict']}.")
+
+
 def _finite(value) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 

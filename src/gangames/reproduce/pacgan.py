@@ -119,10 +119,7 @@ def claim(curves: dict) -> list[dict]:
                     values = {g: {t: c[metric] for t, c in by_game[g].items()} for g in (game, baseline)}
                     for d in statistics.compare_to_baseline(values, baseline, metric, higher_is_better):
                         found.append({"data": data, "higher_is_better": higher_is_better, **vars(d)})
-    for item, adjusted in zip(found, statistics.holm([f["p"] for f in found])):
-        item["p_holm"] = adjusted
-        item["verdict"] = statistics.verdict(item["mean"], adjusted, item["n"], item["higher_is_better"])
-    return found
+    return statistics.holm_verdicts(found)
 
 
 def reaches(data: str, means: dict) -> bool:
@@ -192,10 +189,5 @@ def convergence_markdown(summary: dict) -> list[str]:
         lines += ["", f"Gao & Tembine's claim, {' and '.join(CLAIM)} against {' and '.join(CLAIM_BASELINES)} paired by trial "
                   "(a trial that never reached the row counts as one evaluation after its end; Wilcoxon, Holm "
                   "across every line below):", ""]
-        for d in summary["claim"]:
-            shown = (f"{statistics.significant(d['mean'], 3)} [{statistics.significant(d['low'], 3)}, "
-                     f"{statistics.significant(d['high'], 3)}]")
-            p = "" if d["p_holm"] is None else f", Holm p = {statistics.significant(d['p_holm'], 2)}"
-            lines.append(f"- {d['data']}, {d['metric']} ({'higher' if d['higher_is_better'] else 'lower'} is better), "
-                         f"{d['game']} − {d['baseline']}: {shown}{p}: {d['verdict']}.")
+        lines += [statistics.claim_line(d, f"{d['data']}, ") for d in summary["claim"]]
     return lines
