@@ -10,7 +10,9 @@ load hits both sides alike. Compilation time is excluded from every rate and pri
     python benchmarks/step_rate.py --device cuda         # the same on a GPU, when there is one
 
 Sections: machine (matrix-multiply rate), games (two-player games vs the reference), auction
-(N players vs N pairs in a loop, and vs one pair), images (DCGAN images/s), user-modules (the same
+(N players vs N pairs in a loop, and vs one pair), images (DCGAN images/s), stacked (not run by
+default: one step of the Stacked Fashion-MNIST command's setting per game, robust-w against ns and
+wgan-gp), user-modules (the same
 players as a user's nn.Modules under torch.func vmap vs the built-in stacked ones), memory (peak RSS),
 concurrency (not run by default: 1, 2 and 4 training processes side by side, with the default thread
 budget and with every process taking every core),
@@ -324,6 +326,23 @@ def images_section(args, workdir: Path) -> None:
               f"{compiled.compile_seconds:>10.1f}", flush=True)
 
 
+def stacked_section(args, workdir: Path) -> None:
+    """The Stacked Fashion-MNIST command's setting (gangames.reproduce.stacked.SETTING), eager as it
+    runs there: what one step of the robust game costs against NS-GAN and WGAN-GP (its defenders on
+    from the first step), so that its scores can be read per second."""
+    from gangames.reproduce import stacked
+
+    print("\nStacked Fashion-MNIST setting (small DCGAN players, batch 64), eager: steps/s, ratios per round")
+    steps = {"ns": 40, "wgan-gp": 12, "robust-w": 8}  # ~1-2 s a slice on 2 cores
+    trainers = {g: TimedTrainer(resolved(g, 64, args.device, [f"data.preset={stacked.DATA}", *stacked.SETTING,
+                                                               "robust.warmup=0"]), False, workdir) for g in steps}
+    rounds = Rounds({g: (lambda g=g: trainers[g].rate(steps[g])) for g in steps}, args.repeats)
+    print(f"{'game':<10} {'steps/s':>8} {'ns / game':>10} {'range':>12} {'wgan-gp / game':>15} {'range':>12}")
+    for g in steps:
+        print(f"{g:<10} {rounds[g]:>8.2f} {rounds.ratio('ns', g):>10.2f} {rounds.spread('ns', g):>12} "
+              f"{rounds.ratio('wgan-gp', g):>15.2f} {rounds.spread('wgan-gp', g):>12}", flush=True)
+
+
 # -- users' modules ---------------------------------------------------------------------------------
 def user_generator() -> torch.nn.Module:
     """The built-in MLP generator's architecture as a plain module: 2 -> 3 x 128 ReLU -> 2."""
@@ -633,6 +652,8 @@ def main() -> None:
             auction_section(args, Path(tmp))
         if "images" in sections:
             images_section(args, Path(tmp))
+        if "stacked" in sections:
+            stacked_section(args, Path(tmp))
         if "user-modules" in sections:
             user_modules_section(args, Path(tmp))
         if "concurrency" in sections:
