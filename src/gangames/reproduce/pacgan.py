@@ -84,8 +84,8 @@ def summarise(outcomes: list[Outcome]) -> dict:
     for o in outcomes:
         data, game, trial = trial_of(o)
         for which, row in labels.scores(game, VARIANTS, o.eval, KEYS).items():
-            results.setdefault(data, {}).setdefault(labels.named(game, which), []).append({"trial": trial, "status": o.status,
-                                                                       "seconds": o.seconds, **row})
+            run = {"trial": trial, "status": o.status, "seconds": o.seconds, **row}
+            results.setdefault(data, {}).setdefault(labels.named(game, which), []).append(run)
     summary: dict = {"setting": SETTING, "samples": SAMPLES, "results": {}}
     for data, by_game in results.items():
         summary["results"][data] = {}

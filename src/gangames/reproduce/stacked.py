@@ -77,8 +77,8 @@ def summarise(outcomes: list[Outcome], samples: int = SAMPLES) -> dict:
     for o in outcomes:
         label, seed = o.name.split("/")
         for which, scores in labels.scores(label, VARIANTS, o.eval, KEYS).items():
-            by_label.setdefault(labels.named(label, which), []).append({"seed": int(seed.removeprefix("seed")), "status": o.status,
-                                                  "seconds": o.seconds, **scores})
+            run = {"seed": int(seed.removeprefix("seed")), "status": o.status, "seconds": o.seconds, **scores}
+            by_label.setdefault(labels.named(label, which), []).append(run)
     results = {}
     for name, runs in by_label.items():
         runs.sort(key=lambda r: r["seed"])
