@@ -12,8 +12,8 @@ load hits both sides alike. Compilation time is excluded from every rate and pri
 Sections: machine (matrix-multiply rate), games (two-player games vs the reference), auction
 (N players vs N pairs in a loop, and vs one pair), images (DCGAN images/s), stacked (not run by
 default: one step of the Stacked Fashion-MNIST command's setting per game, robust-w against ns and
-wgan-gp), user-modules (the same
-players as a user's nn.Modules under torch.func vmap vs the built-in stacked ones), memory (peak RSS),
+wgan-gp), user-modules (the same players as a user's nn.Modules under torch.func vmap vs the
+built-in stacked ones), memory (peak RSS),
 concurrency (not run by default: 1, 2 and 4 training processes side by side, with the default thread
 budget and with every process taking every core),
 profile (not run by default: where a compiled step's time goes, and the ratio to the reference that

@@ -150,14 +150,13 @@ def paired_with_baseline(table: list[dict], metric: str, higher_is_better: bool,
                          baseline: str = SWEEP_BASELINE) -> dict[str, tuple[int, int, int]]:
     """Per game, configuration by configuration against ``baseline``: (better, worse, configurations
     both played). A run that did not finish (or left no score) loses to one that did; two such tie."""
-    def score(row):
-        value = row.get(metric) if row["status"] == "finished" else None
-        ok = isinstance(value, (int, float)) and not math.isnan(value)
-        return value if ok else (-math.inf if higher_is_better else math.inf)
+    from gangames.sweep.results import scored
 
+    unscored = -math.inf if higher_is_better else math.inf
     by_game: dict[str, dict] = {}
     for row in table:
-        by_game.setdefault(row["game"], {})[row["config"]] = score(row)
+        value = scored(row, metric)
+        by_game.setdefault(row["game"], {})[row["config"]] = unscored if value is None else value
     if baseline not in by_game:
         return {}
     found = {}
@@ -172,8 +171,9 @@ def paired_with_baseline(table: list[dict], metric: str, higher_is_better: bool,
 
 
 def _best(table: list[dict], game: str, metric: str, higher_is_better: bool) -> str:
-    done = [r for r in table if r["game"] == game and r["status"] == "finished"
-            and isinstance(r.get(metric), (int, float)) and not math.isnan(r[metric])]
+    from gangames.sweep.results import scored
+
+    done = [r for r in table if r["game"] == game and scored(r, metric) is not None]
     if not done:
         return "–"
     best = (max if higher_is_better else min)(done, key=lambda r: r[metric])
@@ -182,10 +182,10 @@ def _best(table: list[dict], game: str, metric: str, higher_is_better: bool) -> 
 
 
 def robustness_markdown(preset: str, table: list[dict]) -> str:
-    from gangames.sweep.results import distribution
-
     if sweep_kind(preset) == "images":
         return _image_robustness_markdown(preset, table)
+    from gangames.sweep.results import distribution
+
     lines = [f"**{preset}** ({len(table)} trials)", "",
              "| game | finished | modes: median [q1, q3] | share with >= 7 modes | W2: median [q1, q3] | hq: median |",
              "|---|---|---|---|---|---|"]
@@ -218,8 +218,7 @@ def _image_robustness_markdown(preset: str, table: list[dict]) -> str:
              f"| game | finished | FID: median [q1, q3] | KID: median [q1, q3] | best configuration | "
              f"FID against {SWEEP_BASELINE}: lower / higher |", "|---|---|---|---|---|---|"]
     for game, entry in fid.items():
-        better, worse, n = paired.get(game, (0, 0, 0))
-        against = f"{better} / {worse} of {n}" if game in paired else "–"
+        against = "{} / {} of {}".format(*paired[game]) if game in paired else "–"
         lines.append(f"| {game} | {entry['finished']}/{entry['trials']} | {quartiles(entry)} | {quartiles(kid[game])} | "
                      f"{_best(table, game, 'fid', False)} | {against} |")
     return "\n".join(lines) + "\n"

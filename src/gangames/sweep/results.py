@@ -146,14 +146,20 @@ def write_csv(table: list[dict], path: str | Path) -> None:
         writer.writerows(table)
 
 
+def scored(row: dict, metric: str) -> float | None:
+    """A trial's score on ``metric``: None unless the trial finished with a number that is not NaN."""
+    value = row.get(metric)
+    ok = row["status"] == "finished" and isinstance(value, (int, float)) and not math.isnan(value)
+    return value if ok else None
+
+
 def distribution(table: list[dict], metric: str, threshold: float | None = None) -> dict[str, dict]:
     """Per game: the metric's median, quartiles, min/max over finished trials (and the share of
     trials at or above ``threshold``, counting failed trials as below it)."""
     out = {}
     for game in dict.fromkeys(r["game"] for r in table):
         mine = [r for r in table if r["game"] == game]
-        values = np.array([r[metric] for r in mine if r["status"] == "finished" and isinstance(r.get(metric), (int, float))
-                           and not math.isnan(r[metric])], dtype=np.float64)
+        values = np.array([v for v in (scored(r, metric) for r in mine) if v is not None], dtype=np.float64)
         entry = {"trials": len(mine), "finished": int(len(values))}
         if len(values):
             q1, median, q3 = np.percentile(values, [25, 50, 75])
