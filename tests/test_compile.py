@@ -254,3 +254,24 @@ def test_a_setting_that_is_a_constant_of_the_graph_changes_it():
     torch._dynamo.reset()
     traced("wgan-gp", ["game.penalty_guard=1e-3"], graphs)
     assert len(graphs) == 2 and graphs[1] != graphs[0]
+
+
+@pytest.mark.parametrize("name", ["wgan-gp", "robust-w"])
+def test_a_default_game_step_is_traced_once(name):
+    """torch 2.13's compiler takes a 0-d float64 tensor input for a Python float, gives up on it once
+    the step is traced and traces the whole step again (a sixth of WGAN-GP's cold compile,
+    docs/speed.md). The settings kept as graph inputs (lambda, robust-w's gamma and step size, the
+    generator average's decay, on by default on the mixtures) must not be such tensors."""
+    cfg = build.resolve(apply_overrides(Config(), [
+        f"game.name={name}", "generator.hidden=[8, 8]", "discriminator.hidden=[8, 8]", "data.batch_size=16",
+        "game.disc_steps=2", "robust.warmup=0", "robust.steps=2"]))
+    assert cfg.generator.ema > 0 and cfg.game.penalty_weight > 0  # the settings the check is about are on
+    data = build.build_data(cfg)
+    game = build.build_game_for(cfg, data)
+    torch._dynamo.reset()
+    torch._dynamo.utils.compilation_time_metrics.clear()
+    play = game.compiled_steps(lambda fn: torch.compile(fn, backend="aot_eager", fullgraph=True))
+    with torch._dynamo.config.patch(trace_autograd_ops=True):
+        play([game.draw(data, 16, torch.Generator().manual_seed(0), 1)])
+    attempts = sorted(k for k in torch._dynamo.utils.compilation_time_metrics if k.startswith("compile_attempt_"))
+    assert attempts == ["compile_attempt_0"]

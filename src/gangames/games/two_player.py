@@ -36,8 +36,11 @@ def graph_input(value: float | Tensor, like: Tensor) -> Tensor:
     """A real-valued setting as a 0-d tensor on ``like``'s device. A compiled step takes it as an
     input, where a Python float would be a constant of its graph: a sweep over the setting then
     reuses one compiled step instead of compiling each trial again (as ``Optimizer.hyper``).
-    In float64, as a Python float is: an operation rounds it to its own dtype, as it would the float."""
-    return torch.tensor(float(value), dtype=torch.float64, device=like.device)
+    In float64, as a Python float is: an operation rounds it to its own dtype, as it would the float.
+    Wrapped as a (frozen) ``nn.Parameter``: torch 2.13's compiler takes a plain 0-d float64 tensor
+    input for a Python float, gives up on it once the step is traced and traces the whole step
+    again (docs/speed.md); it does not do so for a parameter."""
+    return nn.Parameter(torch.tensor(float(value), dtype=torch.float64, device=like.device), requires_grad=False)
 
 
 @dataclass

@@ -23,11 +23,13 @@ class ParameterEMA:
         self.params = list(module.parameters())
         self.average = [p.detach().clone() for p in self.params]
         like = self.params[0]
-        # Updates so far. Shape (1,), not a 0-d tensor: torch 2.13's compiled step silently drops an
-        # in-place write to a 0-d float64 tensor (the count stayed 0, so the ramp-up's decay stuck at
-        # 2/11 in every compiled run; tests/test_compile.py checks the compiled average against eager).
+        # Updates so far, and the decay (a graph input, not a constant). Shape (1,), not 0-d: torch
+        # 2.13's compiler takes a 0-d float64 tensor for a Python float. It silently dropped an
+        # in-place write to the count (which stayed 0, so the ramp-up's decay stuck at 2/11 in every
+        # compiled run; tests/test_compile.py checks the compiled average against eager), and a 0-d
+        # decay made it trace the whole step twice (docs/speed.md).
         self.count = torch.zeros(1, dtype=torch.float64, device=like.device)
-        self.decay = torch.tensor(float(decay), dtype=torch.float64, device=like.device)  # a graph input, not a constant
+        self.decay = torch.full((1,), float(decay), dtype=torch.float64, device=like.device)
         self.rampup = rampup
 
     @property
@@ -35,7 +37,7 @@ class ParameterEMA:
         return self.count
 
     def beta(self) -> torch.Tensor:
-        """This update's decay (float64; shape (1,) with the ramp-up)."""
+        """This update's decay (float64, shape (1,))."""
         if not self.rampup:
             return self.decay
         t = self.count + 1

@@ -74,14 +74,22 @@ def compile_function(step, cpp_wrapper: bool = True):
     and the gradient penalties) into the graph instead of breaking the graph at each call.
     ``cpp_wrapper`` launches the graph's kernels from C++ rather than from generated Python: about
     40 us less per game step of the 2-D players on the CPU (benchmarks/README.md); the trainer
-    turns it off on a GPU.
+    turns it off on a GPU. Its launcher is then built apart from the kernels (``inductor_options``).
     """
     use_cache_dir()
     torch._dynamo.config.trace_autograd_ops = True
     # Every game object is its own graph: a process that trains many runs (a sweep worker, the
     # benchmark) needs more than dynamo's default of 8 per code object.
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 256)
-    return GuardedCompile(step, torch.compile(step, fullgraph=True, dynamic=False, options={"cpp_wrapper": cpp_wrapper}))
+    return GuardedCompile(step, torch.compile(step, fullgraph=True, dynamic=False, options=inductor_options(cpp_wrapper)))
+
+
+def inductor_options(cpp_wrapper: bool) -> dict:
+    """The compiler's settings for a game step. With the C++ launcher, inductor by default builds the
+    launcher and the kernels as one file at -O3; built apart, the launcher (a long list of calls,
+    nothing to optimise) is built at -O1 while the kernels keep -O3 (docs/speed.md: the compile time
+    and step rate it gives)."""
+    return {"cpp_wrapper": cpp_wrapper, "cpp_wrapper_build_separate": cpp_wrapper}
 
 
 # FailOnRecompileLimitHit is not a TorchDynamoException.
