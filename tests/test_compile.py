@@ -105,6 +105,29 @@ def test_compile_is_chosen_by_run_length_and_the_cache_unless_set(tmp_path, monk
     assert not compiled_before(of("run.steps=20000", "data.batch_size=64"))
 
 
+def test_another_gangames_code_is_another_structure(tmp_path, monkeypatch):
+    """A mark left by another version of gangames (or an edited checkout) does not count: its graphs
+    differ, so the inductor cache does not hold this code's kernels."""
+    from gangames.training import compiled
+
+    monkeypatch.setenv("GANGAMES_CACHE", str(tmp_path))
+    cfg = build.resolve(apply_overrides(Config(), ["run.steps=20000"]))
+    digest = compiled.code_digest.__wrapped__
+    compiled.remember_compiled(cfg)
+    assert compiled.compiled_before(cfg)
+    monkeypatch.setattr(compiled, "code_digest", lambda: "another version")
+    assert not compiled.compiled_before(cfg)
+    # The digest follows the sources: names and contents.
+    package = tmp_path / "package"
+    (package / "sub").mkdir(parents=True)
+    (package / "sub" / "a.py").write_text("x = 1\n")
+    first = digest(package)
+    (package / "sub" / "a.py").write_text("x = 2\n")
+    second = digest(package)
+    (package / "sub" / "a.py").rename(package / "b.py")
+    assert len({first, second, digest(package)}) == 3
+
+
 def test_a_compiled_run_marks_its_structure_as_cached(tmp_path, monkeypatch, small_cfg):
     """The trainer's part, with a stand-in compiler (one new graph on the first call, then the step
     itself): a run that compiled leaves the mark, one whose compiler failed or that ran eagerly does not."""

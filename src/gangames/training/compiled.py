@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -38,7 +39,8 @@ _NOT_IN_GRAPH = {"run": ("seed", "steps", "label", "log_every", "snapshot_every"
 
 
 def structure_key(cfg) -> str:
-    """A name for the graphs a resolved config compiles to: equal configs up to the fields above share it.
+    """A name for the graphs a resolved config compiles to: equal configs up to the fields above share it,
+    under the same torch and the same gangames code (another version of either traces other graphs).
     It errs towards telling structures apart (a setting that is in fact a graph input still splits it)."""
     from gangames.config import to_dict
 
@@ -48,8 +50,17 @@ def structure_key(cfg) -> str:
             plain.pop(section, None)
         for name in fields or ():
             plain.get(section, {}).pop(name, None)
-    text = json.dumps({"torch": torch.__version__, "config": plain}, sort_keys=True, default=str)
+    text = json.dumps({"torch": torch.__version__, "gangames": code_digest(), "config": plain}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+@functools.cache
+def code_digest(package: Path = Path(__file__).resolve().parent.parent) -> str:
+    """A digest of a package's Python sources (by default gangames' own), names and contents."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _marker(cfg) -> Path:
