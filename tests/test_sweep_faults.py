@@ -16,7 +16,7 @@ import pytest
 import tomli_w
 from optuna.trial import TrialState
 
-from gangames.config import Config, apply_overrides
+from gangames.config import Config, apply_overrides, from_dict
 from gangames.sweep import spec as S
 from gangames.sweep.results import load_study, rows
 from gangames.sweep.run import Heartbeats, run_sweep
@@ -103,6 +103,25 @@ def test_a_worker_killed_mid_trial_is_survived(tmp_path, monkeypatch):
     resumed = [sessions(Path(r["run"])) for r in finished if len(sessions(Path(r["run"]))) > 1]
     assert resumed and all(s[-1]["from_step"] >= 10 for s in resumed)  # from a checkpoint, not from 0
     assert all(s[-1]["to_step"] == 60 for s in map(lambda r: sessions(Path(r["run"])), finished))
+
+
+def test_a_command_that_trains_many_runs_survives_a_killed_worker(tmp_path, monkeypatch):
+    """runner.run_many (reproductions, compare, the API's many runs) as a sweep: the run whose worker
+    died resumes from its checkpoint in a new worker, and every run finishes once."""
+    from gangames.runner import Task, run_many
+
+    monkeypatch.setenv("GANGAMES_KILL_ONCE", str(tmp_path / "killed"))
+    base = {**BASE, "data": {**BASE["data"], "preset": "killer-once"}}
+    cfg = from_dict(base, Config())
+    tasks = [Task(f"seed{i}", apply_overrides(cfg, [f"run.seed={i}"]), tmp_path / f"seed{i}", ["modes"], 200) for i in (0, 1)]
+    outcomes = run_many(tasks, workers=2)
+    assert (tmp_path / "killed").exists()  # a worker did die
+    assert [o.status for o in outcomes] == ["finished", "finished"]
+    # The broken pool takes the other worker down too: each run resumed at most once, from a checkpoint.
+    runs = [sessions(tmp_path / f"seed{i}") for i in (0, 1)]
+    assert any(len(s) == 2 for s in runs) and all(len(s) <= 2 for s in runs)
+    assert all(s[-1]["from_step"] >= 10 for s in runs if len(s) == 2)
+    assert all(s[-1]["to_step"] == 60 for s in runs)
 
 
 def test_a_trial_that_keeps_killing_workers_is_given_up_and_the_sweep_goes_on(tmp_path, monkeypatch):

@@ -16,6 +16,7 @@ import shutil
 import signal
 import sys
 import traceback
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,7 +138,8 @@ def run_payload(data: tuple) -> Outcome:
 
 
 def run_many(tasks: list[Task], workers: int | None = None, on_done=None) -> list[Outcome]:
-    """Run ``tasks`` in ``workers`` processes (default: one per core), in the given order."""
+    """Run ``tasks`` in ``workers`` processes (default: one per core), in the given order. A worker
+    that dies mid-run (killed by the system, kill -9) is survived as in a sweep (``LocalExecutor``)."""
     workers = max(1, min(workers or cores(), len(tasks) or 1))
     threads = max(1, cores() // workers)
     if workers == 1:
@@ -153,25 +155,113 @@ def run_many(tasks: list[Task], workers: int | None = None, on_done=None) -> lis
             release(share=True)  # the tasks ran in this process: its share ends with them
         return outcomes
     results: dict[int, Outcome] = {}
-    context = multiprocessing.get_context("spawn")
-    stopped = context.Event()
-    pool = futures.ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker, initargs=(stopped,))
+    executor = LocalExecutor(workers)
     try:
-        pending = {pool.submit(run_payload, payload(t, threads)): i for i, t in enumerate(tasks)}
-        for done in futures.as_completed(pending):
-            results[pending[done]] = done.result()
+        pending = {executor.submit(task): i for i, task in enumerate(tasks)}
+        while pending:
+            done = executor.next_done(pending)
+            if done is None:  # a worker died: its tasks were submitted again
+                continue
+            future, outcome = done
+            results[pending.pop(future)] = outcome
             if on_done:
-                on_done(results[pending[done]])
+                on_done(outcome)
     except BaseException:
-        # Ctrl-C (or an error): the queued runs are dropped, not started one after another while the
-        # pool drains (those already handed to the pool's queue see ``stopped`` and return at once);
-        # the running ones got the Ctrl-C too, so they checkpoint and stop (a rerun resumes them),
-        # or, when only this process was signalled, they finish.
-        stopped.set()
-        pool.shutdown(wait=True, cancel_futures=True)
+        # Ctrl-C (or an error): the queued runs are dropped; the running ones got the Ctrl-C too, so
+        # they checkpoint and stop (a rerun resumes them), or, when only this process was signalled,
+        # they finish.
+        executor.close(cancel=True)
         raise
-    pool.shutdown(wait=True)
+    executor.close()
     return [results[i] for i in range(len(tasks))]
+
+
+MAX_KILLS = 3
+
+
+class LocalExecutor:
+    """Worker processes on this machine, each with a fair share of its cores as torch threads."""
+
+    def __init__(self, workers: int | None = None):
+        self.slots = max(1, workers or cores())
+        self.threads = max(1, cores() // self.slots)
+        self.tasks: dict = {}  # future -> task
+        self.kills: dict[str, int] = {}
+        self.workers: set[int] = set()  # pids of every worker this executor started
+        self.context = multiprocessing.get_context("spawn")
+        self.stopped = self.context.Event()  # set on close(cancel=True): a task not yet started is not started
+        self.pool = self._pool()
+
+    def _pool(self):
+        return futures.ProcessPoolExecutor(self.slots, mp_context=self.context, initializer=start_worker,
+                                           initargs=(self.stopped,))
+
+    def submit(self, task: Task):
+        try:
+            future = self.pool.submit(run_payload, payload(task, self.threads))
+        except BrokenProcessPool as err:  # a worker died since the last wait: recovered there
+            future = futures.Future()
+            future.set_exception(err)
+        self.tasks[future] = task
+        self.workers |= set(getattr(self.pool, "_processes", None) or {})
+        return future
+
+    def next_done(self, pending, timeout: float | None = None) -> tuple[object, Outcome] | None:
+        done, _ = futures.wait(list(pending), timeout=timeout, return_when=futures.FIRST_COMPLETED)
+        if not done:
+            return None
+        future = next(iter(done))
+        try:
+            return future, future.result()
+        except BrokenProcessPool:
+            return self._recover(pending)
+
+    def _recover(self, pending) -> tuple[object, Outcome] | None:
+        """A worker died: the pool is gone with every task in it. The task whose run lost its
+        writer (the lock file names the dead pid) is charged with the kill; all are submitted again
+        to a new pool under their old futures' keys (the caller's ``pending`` is updated in place)."""
+        from gangames.training.lock import holder_pid
+        from gangames.training.run_dir import RunDir
+
+        self.pool.shutdown(wait=True, cancel_futures=True)  # the broken pool's workers are reaped
+        self.pool = self._pool()
+        given_up = None
+        for future in list(pending):
+            task = self.tasks.pop(future)
+            pid = holder_pid(RunDir(task.out).lock_file)
+            if pid in self.workers and not _alive(pid):
+                self.kills[task.name] = self.kills.get(task.name, 0) + 1
+            trial = pending.pop(future)
+            if self.kills.get(task.name, 0) >= MAX_KILLS and given_up is None:
+                given_up = (trial, Outcome(task.name, task.out, "failed",
+                                           error=f"killed {MAX_KILLS} workers (its process died each time); given up"))
+                continue
+            pending[self.submit(task)] = trial
+        if given_up is not None:
+            marker = futures.Future()
+            marker.set_result(given_up[1])
+            pending[marker] = given_up[0]
+            return marker, given_up[1]
+        return None
+
+    def close(self, cancel: bool = False) -> None:
+        """Stop. With ``cancel``, queued trials are dropped, not started one after another while the
+        pool drains (those already handed to the pool's queue see ``stopped`` and return at once),
+        and running ones finish (on Ctrl-C the workers receive it too: their runs checkpoint and
+        stop at the end of the current step; a rerun resumes them)."""
+        if cancel:
+            self.stopped.set()
+        self.pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 _parent: int | None = None  # the process that started this pool worker (set by die_with_parent)
