@@ -126,6 +126,10 @@ def test_another_gangames_code_is_another_structure(tmp_path, monkeypatch):
     second = digest(package)
     (package / "sub" / "a.py").rename(package / "b.py")
     assert len({first, second, digest(package)}) == 3
+    # Every run records the digest of the code that made it.
+    from gangames.training.run_dir import versions
+
+    assert versions()["gangames_code"] == digest() != digest(package)
 
 
 def test_a_compiled_run_marks_its_structure_as_cached(tmp_path, monkeypatch, small_cfg):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -11,6 +10,8 @@ import warnings
 from pathlib import Path
 
 import torch
+
+from gangames.training.run_dir import code_digest
 
 
 def cache_dir() -> Path:
@@ -52,15 +53,6 @@ def structure_key(cfg) -> str:
             plain.get(section, {}).pop(name, None)
     text = json.dumps({"torch": torch.__version__, "gangames": code_digest(), "config": plain}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-@functools.cache
-def code_digest(package: Path = Path(__file__).resolve().parent.parent) -> str:
-    """A digest of a package's Python sources (by default gangames' own), names and contents."""
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def _marker(cfg) -> Path:

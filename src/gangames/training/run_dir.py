@@ -16,6 +16,8 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import hashlib
 import json
 import platform
 import shutil
@@ -35,13 +37,23 @@ PACKAGES = ("gangames", "torch", "numpy", "scipy", "pot", "optuna", "dask", "dis
 
 
 def versions() -> dict[str, str]:
-    found = {"python": sys.version.split()[0], "platform": platform.platform()}
+    """The versions a run was made with; ``gangames_code`` tells apart two checkouts of one version."""
+    found = {"python": sys.version.split()[0], "platform": platform.platform(), "gangames_code": code_digest()}
     for name in PACKAGES:
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             pass
     return found
+
+
+@functools.cache
+def code_digest(package: Path = Path(__file__).resolve().parent.parent) -> str:
+    """A digest of a package's Python sources (by default gangames' own), names and contents."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def now() -> str:
