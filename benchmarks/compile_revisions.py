@@ -12,7 +12,9 @@ trainer counts them), how many times the compiler traced the step (``compile_att
 dynamo's metrics; 2 means it restarted its analysis once), and the compiled step rate over
 ``--seconds`` of calls after five warm-up calls (the random inputs drawn beforehand). ``--defaults``
 picks the settings: ``tuned`` as ``gangames train`` plays them (on the mixtures: the generator's
-moving average on), ``paper`` as step_rate.py does.
+moving average on), ``paper`` as step_rate.py does. Either at the default run length (2 000 steps),
+where, from revisions with ``run.compile_unit`` (2026-12-07) on, the games of several critic steps
+compile one graph per player update, not per round (step_rate.py's ``units`` section compares the two).
 """
 
 from __future__ import annotations

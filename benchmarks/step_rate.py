@@ -19,7 +19,8 @@ budget and with every process taking every core),
 profile (not run by default: where a compiled step's time goes, and the ratio to the reference that
 its matrix products alone allow), overhead (not run by default: the cost of a compiled call and of its
 kernel launches, with players too small to compute anything), compile (not run by default: each game's
-cold compile in a fresh process, the machine's one-time part apart, and a sweep's next trial).
+cold compile in a fresh process, the machine's one-time part apart, and a sweep's next trial), units
+(not run by default: the games of several critic steps compiled per round and per player update).
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ TWO_PLAYER = sorted((g for g, entry in GAMES.items() if not entry.pairs_of_playe
 
 
 # Every benchmark plays each game's paper settings (no tuned defaults, so no generator average: the
-# step the JAX peer and the plain reference write out).
-PAPER = ["run.progress=false", "game.defaults=paper"]
+# step the JAX peer and the plain reference write out), compiled as one graph per round unless a
+# section says otherwise (run.compile_unit; the ``units`` section compares the two).
+PAPER = ["run.progress=false", "game.defaults=paper", "run.compile_unit=round"]
 
 
 def resolved(game: str, batch: int, device: str = "cpu", extra: list[str] | None = None) -> Config:
@@ -560,6 +562,28 @@ def compile_section(args) -> None:
             print(f"{label:<64} {fresh_compile(cache, args.device, 'ns', args.batch, overrides):>7.1f}", flush=True)
 
 
+def units_section(args, workdir: Path) -> None:
+    """The games of several critic steps compiled as one graph per round and as one per player update
+    (run.compile_unit): the cold compile of each in a fresh process, and the compiled rates in
+    interleaved rounds, with their ratio within each round."""
+    games = [g for g in args.games.split(",") if not GAMES[g].pairs_of_players and resolved(g, args.batch).game.disc_steps > 1]
+    print(f"\ncompile unit (run.compile_unit), batch {args.batch}: cold compile in a fresh process (s) and compiled "
+          f"steps/s (median of {args.repeats} interleaved rounds); update / round within each round")
+    print(f"{'game':<10} {'round s':>8} {'update s':>9} {'s ratio':>8} {'round /s':>9} {'update /s':>10} {'ratio':>6} {'range':>12}")
+    with tempfile.TemporaryDirectory() as cache:
+        fresh_compile(cache, args.device, "minimax", 64)  # the machine's one-time part, before either unit
+        for game in games:
+            seconds = {unit: fresh_compile(cache, args.device, game, args.batch, [f"run.compile_unit={unit}"])
+                       for unit in ("round", "update")}
+            cfg, steps = timed_game(game, args)
+            trainers = {unit: TimedTrainer(apply_overrides(cfg, [f"run.compile_unit={unit}"]), True, workdir)
+                        for unit in ("round", "update")}
+            rounds = Rounds({unit: (lambda t=t: t.rate(steps)) for unit, t in trainers.items()}, args.repeats)
+            print(f"{game:<10} {seconds['round']:>8.1f} {seconds['update']:>9.1f} {seconds['update'] / seconds['round']:>8.2f} "
+                  f"{rounds['round']:>9.0f} {rounds['update']:>10.0f} {rounds.ratio('update', 'round'):>6.2f} "
+                  f"{rounds.spread('update', 'round'):>12}", flush=True)
+
+
 def _peak_rss(overrides: list[str], queue) -> None:
     cfg = apply_overrides(Config(), [*PAPER, "run.steps=300", *overrides])
     Trainer(cfg, Path(tempfile.mkdtemp()) / "run").run()
@@ -658,6 +682,8 @@ def main() -> None:
             user_modules_section(args, Path(tmp))
         if "concurrency" in sections:
             concurrency_section(args, Path(tmp))
+        if "units" in sections:
+            units_section(args, Path(tmp))
         if "profile" in sections:
             profile_section(args)
         if "overhead" in sections:

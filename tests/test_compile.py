@@ -291,7 +291,7 @@ def test_a_default_game_step_is_traced_once(name):
     generator average's decay, on by default on the mixtures) must not be such tensors."""
     cfg = build.resolve(apply_overrides(Config(), [
         f"game.name={name}", "generator.hidden=[8, 8]", "discriminator.hidden=[8, 8]", "data.batch_size=16",
-        "game.disc_steps=2", "robust.warmup=0", "robust.steps=2"]))
+        "game.disc_steps=2", "robust.warmup=0", "robust.steps=2", "run.compile_unit=round"]))
     assert cfg.generator.ema > 0 and cfg.game.penalty_weight > 0  # the settings the check is about are on
     data = build.build_data(cfg)
     game = build.build_game_for(cfg, data)
@@ -302,3 +302,55 @@ def test_a_default_game_step_is_traced_once(name):
         play([game.draw(data, 16, torch.Generator().manual_seed(0), 1)])
     attempts = sorted(k for k in torch._dynamo.utils.compilation_time_metrics if k.startswith("compile_attempt_"))
     assert attempts == ["compile_attempt_0"]
+
+
+@pytest.mark.parametrize("name,graphs,extra", [("wgan-gp", 2, []), ("robust-w", 3, []), ("wgan", 2, []),
+                                               ("robust-w", 3, ["robust.mode=feature"])])
+def test_the_update_unit_compiles_one_critic_update_and_plays_the_round(name, graphs, extra, in_float64):
+    """run.compile_unit = update: one graph for the critic's update, called for each of its steps, and
+    one for the generator's (robust-w: a critic graph with and one without the defenders, whose
+    warm-up ends after round 1; in feature mode its head's penalty has noise of its own per critic
+    step). Four rounds of three critic steps end where the eager rounds do: players, optimiser
+    states and the generator's average."""
+    cfg = build.resolve(apply_overrides(Config(), [
+        f"game.name={name}", "generator.hidden=[8, 8]", "discriminator.hidden=[8, 8]", "data.batch_size=16",
+        "game.disc_steps=3", "robust.warmup=1", "robust.steps=2", "generator.ema=0.9", "run.compile_unit=update", *extra]))
+    data = build.build_data(cfg)
+    eager, compiled = build.build_game_for(cfg, data), build.build_game_for(cfg, data)
+    torch._dynamo.reset()
+    before = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    play = compiled.compiled_steps(lambda fn: torch.compile(fn, backend="aot_eager", fullgraph=True))
+    rng = torch.Generator().manual_seed(0)
+    rounds = [eager.draw(data, 16, rng, i) for i in range(1, 5)]
+    with torch._dynamo.config.patch(trace_autograd_ops=True):
+        b = play(rounds)
+    a = eager.steps(rounds)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] - before == graphs
+    assert len(b) == 4 and b[-1].keys() == a[-1].keys()
+    for key in a[-1]:
+        assert torch.allclose(a[-1][key], b[-1][key], rtol=1e-9, atol=1e-10), key
+    for x, y in zip(params(eager), params(compiled)):
+        assert torch.allclose(x, y, rtol=1e-9, atol=1e-10)
+    for role, opt in eager.optimizers().items():
+        mine = compiled.optimizers()[role].state_dict()
+        for key, tensors in opt.state_dict().items():
+            for x, y in zip(tensors, mine[key]):
+                assert torch.allclose(x, y, rtol=1e-9, atol=1e-10), (role, key)
+    assert compiled.optimizers()["discriminator"].counts.tolist() == [12.0]
+    moved = max((x - p).abs().max() for x, p in zip(params(eager), params(build.build_game_for(cfg, data))))
+    assert moved > 1e-3
+
+
+def test_the_compile_unit_is_chosen_by_critic_steps_and_run_length_unless_set():
+    """auto: one graph per update where a round makes several critic updates and the run is short
+    (the compile saved is not repaid by the faster round, docs/speed.md), else a round per graph."""
+    of = lambda *o: build.resolve(apply_overrides(Config(), list(o))).run.compile_unit  # noqa: E731
+    assert of("game.name=wgan-gp", "run.steps=9999") == "update"
+    assert of("game.name=robust-w", "run.steps=2000") == "update"
+    assert of("game.name=wgan-gp", "run.steps=10000") == "round"
+    assert of("game.name=ns", "run.steps=2000") == "round"  # one critic step: nothing to reuse
+    assert of("game.name=ns", "game.disc_steps=2", "run.steps=2000") == "update"
+    assert of("game.name=wgan", "run.steps=2000", "run.compile_unit=round") == "round"
+    assert of("game.name=ns", "run.compile_unit=update") == "update"
+    with pytest.raises(ConfigError, match="run.compile_unit"):
+        of("run.compile_unit=layer")

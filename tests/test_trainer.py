@@ -195,7 +195,7 @@ def test_calls_of_several_steps_end_where_the_trainer_acts_and_change_nothing(tm
     is the one-step-at-a-time run, bit for bit."""
     common = [f"game.name={game}", "run.seed=2", "run.steps=30", "run.snapshot_every=10", "run.checkpoint_every=10",
               "run.keep_checkpoints=10", "run.log_every=3", "eval.every=15", "eval.samples=200", "eval.mode_samples=200",
-              "eval.metrics=[\"modes\"]", "robust.warmup=5", "robust.steps=2"]
+              "eval.metrics=[\"modes\"]", "robust.warmup=5", "robust.steps=2", "run.compile_unit=round"]
     Trainer(cfg_of(*common, "run.compile=false"), tmp_path / "one").run()
     Trainer(cfg_of(*common, "run.compile=true", "run.steps_per_call=4"), tmp_path / "four").run()
     # Calls of 4: steps 1-8 and 17-28 (ns); 1-4 and 17-28 (robust-w: 5-8 would hold step 5).

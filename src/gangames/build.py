@@ -38,6 +38,13 @@ COLD_COMPILE_FROM_STEPS = 50_000
 # run.compile unset: a run that compiles plays its first steps eagerly, so that even the load of a
 # cached graph (1-10 s) comes after steps that ran at least as fast as without compiling.
 EAGER_FIRST_STEPS = 1000
+# run.compile_unit = auto: one graph per player update where a game makes several critic updates a
+# round and the run is shorter than this. On 2-D (papers' settings, 2 cores) the update unit saved
+# 11-50 s of cold compile (WGAN 24 -> 14 s, WGAN-GP 43 -> 19, robust-w 68 -> 19) for 1.0-2.0 ms more
+# per step (0.89-0.90 of the round's rate): the round graph repays its compile from 10 600 (WGAN),
+# 17 800 (WGAN-GP) and 25 300 (robust-w) steps (docs/speed.md).
+UPDATE_UNIT_BELOW_STEPS = 10_000
+COMPILE_UNITS = ("auto", "round", "update")
 USER_LATENT = {"vectors": 2, "images": 64}  # a user generator's default latent size, by data kind
 DEFAULT_ACTIVATION = {"generator": "relu", "discriminator": "leaky_relu"}
 DEFAULT_NET = {"vectors": "mlp", "images": "dcgan"}
@@ -144,6 +151,10 @@ def resolve(config: Config) -> Config:
     if run.compile_after is None:
         run.compile_after = EAGER_FIRST_STEPS if run.compile is None else 0
     at_least(run.compile_after, "run.compile_after", 0)
+    pick("run.compile_unit", run.compile_unit, COMPILE_UNITS)
+    if run.compile_unit == "auto":  # before the structure key below, which holds it
+        several = (cfg.game.disc_steps or 1) > 1
+        run.compile_unit = "update" if several and run.steps < UPDATE_UNIT_BELOW_STEPS else "round"
     if run.compile is None:  # only where it pays: a cold compile costs 20-155 s, a cached one 1-10 s
         run.compile = run.steps >= COLD_COMPILE_FROM_STEPS or (run.steps >= COMPILE_FROM_STEPS
                                                                 and compiled_before(cfg))

@@ -118,7 +118,7 @@ class AuctionGame:
 
     def compiled_steps(self, compile_fn):
         """Compile the independent stage, played every step; the auction (every K steps) stays eager."""
-        inner_steps = compile_fn(self.inner.steps)
+        inner_steps = self.inner.compiled_steps(compile_fn)
         return lambda rounds: self.steps(rounds, inner_steps)
 
     def auction_after(self, step: int) -> bool:

@@ -82,9 +82,11 @@ def ascend(objective, start: Tensor, steps: int, step_size: float | Tensor,
 class RobustGame(TwoPlayerGame):
     """WGAN-GP played against the defenders' hard set instead of the data itself."""
 
+    per_critic_step = (*TwoPlayerGame.per_critic_step, "feature_noise")  # and "defend", one flag per round
+
     def __init__(self, base: TwoPlayerGame, rules: RobustSettings):
         super().__init__(base.players, base.loss, base.penalty, base.penalty_weight, base.disc_steps, base.clip,
-                         base.augment)
+                         base.augment, base.compile_unit)
         self.rules = rules
         # The rules' real numbers as graph inputs (two_player.graph_input): a sweep over gamma compiles once.
         like = next(self.players.discriminator.parameters())
@@ -100,6 +102,10 @@ class RobustGame(TwoPlayerGame):
             lead = tuple(inputs["real"].shape[:3])
             inputs["feature_noise"] = self.feature_penalty.draw(lead, (1,), Streams.of(generator).noise)
         return inputs
+
+    def critic_inputs(self, inputs: dict, k: int) -> dict:
+        """Critic step k's inputs, and whether the defenders play this round."""
+        return {**super().critic_inputs(inputs, k), "defend": inputs["defend"]}
 
     def defends(self, step: int) -> bool:
         """Whether the defenders play in step ``step`` (after the warm-up, if they have ascent steps)."""

@@ -107,8 +107,11 @@ class Players:
 
 
 class TwoPlayerGame:
+    # Inputs ``draw`` gives every critic step its own of (leading axis: the step k).
+    per_critic_step = ("real", "z_disc", "noise", "y_real")
+
     def __init__(self, players: Players, loss: Loss, penalty=None, penalty_weight: float = 0.0,
-                 disc_steps: int = 1, clip: float = 0.0, augment: tuple[str, ...] = ()):
+                 disc_steps: int = 1, clip: float = 0.0, augment: tuple[str, ...] = (), compile_unit: str = "round"):
         like = next(players.discriminator.parameters())
         self.players = players
         self.loss = loss
@@ -118,6 +121,7 @@ class TwoPlayerGame:
         self.disc_steps = disc_steps
         self.clipping = float(clip) > 0
         self.clip = graph_input(clip, like)  # c
+        self.compile_unit = compile_unit  # run.compile_unit: a round, or each player's update, per graph
 
     def modules(self) -> dict[str, nn.Module]:
         return self.players.modules()
@@ -126,8 +130,22 @@ class TwoPlayerGame:
         return self.players.optimizers()
 
     def compiled_steps(self, compile_fn):
-        """``steps``, compiled: several rounds of play per compiled call (docs/speed.md)."""
-        return compile_fn(self.steps)
+        """``steps``, compiled (docs/speed.md). Unit ``round``: one graph plays whole rounds (several
+        per call with run.steps_per_call). Unit ``update``: one graph per player update, the critic's
+        called for each of its steps (one critic update compiled, not ``disc_steps``); the compiled
+        functions are those ``compile_fn`` returned, where its caller keeps account of them."""
+        if self.compile_unit == "round":
+            return compile_fn(self.steps)
+        critic, generator = compile_fn(self.critic_update), compile_fn(self.generator_update)
+
+        def steps(rounds: list[dict]) -> list[dict[str, Tensor]]:
+            logs = []
+            for inputs in rounds:
+                for k in range(self.disc_steps):
+                    played = critic(self.critic_inputs(inputs, k))
+                logs.append({**played, **generator(inputs)})
+            return logs
+        return steps
 
     def streams(self) -> dict[str, torch.Generator]:
         """Random streams the game owns besides the trainer's (saved in every checkpoint): none."""
@@ -253,8 +271,12 @@ class TwoPlayerGame:
         """One round of play; returns per-player (P,) statistics of the last discriminator step."""
         for k in range(self.disc_steps):
             logs = self.discriminator_step(inputs, k)
-        logs.update(self.generator_step(inputs["z_gen"], inputs.get("real_gen"), inputs.get("augment"), inputs.get("y_gen")))
+        logs.update(self.generator_turn(inputs))
         return logs
+
+    def generator_turn(self, inputs: dict) -> dict[str, Tensor]:
+        """The round's generator update, from the inputs ``draw`` gave it."""
+        return self.generator_step(inputs["z_gen"], inputs.get("real_gen"), inputs.get("augment"), inputs.get("y_gen"))
 
     def steps(self, rounds: list[dict]) -> list[dict[str, Tensor]]:
         """Several rounds in a row, one ``draw`` each: compiled, one call instead of several. The
@@ -263,6 +285,27 @@ class TwoPlayerGame:
         for inputs in rounds:
             logs.append(self.step(inputs))
             self.players.update_average()
+        return logs
+
+    # -- the update unit: one player's update per compiled call ------------------------------------
+    def critic_inputs(self, inputs: dict, k: int) -> dict:
+        """Critic step k's inputs alone, as a round of one critic step (its leading axis kept, of size 1)."""
+        def step_k(value):  # a tensor, or a dict of them (the penalty's noise)
+            return {name: t[k:k + 1] for name, t in value.items()} if isinstance(value, dict) else value[k:k + 1]
+
+        picked = {name: step_k(inputs[name]) for name in self.per_critic_step if name in inputs}
+        if "augment" in inputs:
+            picked["augment"] = {"disc": step_k(inputs["augment"]["disc"])}
+        return picked
+
+    def critic_update(self, inputs: dict) -> dict[str, Tensor]:
+        """One critic update from ``critic_inputs``."""
+        return self.discriminator_step(inputs, 0)
+
+    def generator_update(self, inputs: dict) -> dict[str, Tensor]:
+        """The round's generator update, and its average."""
+        logs = self.generator_turn(inputs)
+        self.players.update_average()
         return logs
 
 
@@ -302,7 +345,7 @@ class TwoPlayer(GameEntry):
     def build(self, cfg, players: Players, data) -> TwoPlayerGame:
         g = cfg.game
         return TwoPlayerGame(players, LOSSES[g.loss], build_penalty(g, data.kind == "images"), g.penalty_weight,
-                             g.disc_steps, g.clip, augment.parse(cfg.data.augment))
+                             g.disc_steps, g.clip, augment.parse(cfg.data.augment), cfg.run.compile_unit)
 
     def cost(self, cfg) -> float:
         return cfg.game.disc_steps * (2 if cfg.game.penalty != "none" else 1) + 1
