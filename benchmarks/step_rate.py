@@ -567,17 +567,19 @@ def units_section(args, workdir: Path) -> None:
     (run.compile_unit): the cold compile of each in a fresh process, and the compiled rates in
     interleaved rounds, with their ratio within each round."""
     games = [g for g in args.games.split(",") if not GAMES[g].pairs_of_players and resolved(g, args.batch).game.disc_steps > 1]
-    print(f"\ncompile unit (run.compile_unit), batch {args.batch}: cold compile in a fresh process (s) and compiled "
-          f"steps/s (median of {args.repeats} interleaved rounds); update / round within each round")
+    data = [f"data.preset={args.units_data}"]
+    print(f"\ncompile unit (run.compile_unit), {args.units_data}, batch {args.batch}: cold compile in a fresh process (s) "
+          f"and compiled steps/s (median of {args.repeats} interleaved rounds); update / round within each round")
     print(f"{'game':<10} {'round s':>8} {'update s':>9} {'s ratio':>8} {'round /s':>9} {'update /s':>10} {'ratio':>6} {'range':>12}")
     with tempfile.TemporaryDirectory() as cache:
         fresh_compile(cache, args.device, "minimax", 64)  # the machine's one-time part, before either unit
         for game in games:
-            seconds = {unit: fresh_compile(cache, args.device, game, args.batch, [f"run.compile_unit={unit}"])
+            seconds = {unit: fresh_compile(cache, args.device, game, args.batch, [*data, f"run.compile_unit={unit}"])
                        for unit in ("round", "update")}
-            cfg, steps = timed_game(game, args)
+            cfg = resolved(game, args.batch, args.device, ["robust.warmup=0", *data])
             trainers = {unit: TimedTrainer(apply_overrides(cfg, [f"run.compile_unit={unit}"]), True, workdir)
                         for unit in ("round", "update")}
+            steps = max(10, int(trainers["round"].rate(10) * args.seconds))  # about args.seconds a measurement
             rounds = Rounds({unit: (lambda t=t: t.rate(steps)) for unit, t in trainers.items()}, args.repeats)
             print(f"{game:<10} {seconds['round']:>8.1f} {seconds['update']:>9.1f} {seconds['update'] / seconds['round']:>8.2f} "
                   f"{rounds['round']:>9.0f} {rounds['update']:>10.0f} {rounds.ratio('update', 'round'):>6.2f} "
@@ -661,6 +663,7 @@ def main() -> None:
     parser.add_argument("--players", type=int, default=8, help="N of the auction benchmark")
     parser.add_argument("--auction-game", default="ns", help="the game each auction pair plays")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--units-data", default="ring8", help="the data preset of the units section")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
