@@ -45,9 +45,9 @@ class ParameterEMA:
 
     @torch.no_grad()
     def update(self) -> None:
-        beta = self.beta()
+        weight = (1 - self.beta()).to(self.average[0].dtype)
         for a, p in zip(self.average, self.params):
-            a.lerp_(p, (1 - beta).to(a.dtype))
+            a.lerp_(p, weight)
         self.count.add_(1)
 
     @contextlib.contextmanager
