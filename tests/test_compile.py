@@ -345,9 +345,9 @@ def test_the_compile_unit_is_chosen_by_critic_steps_and_run_length_unless_set():
     """auto: one graph per update where a round makes several critic updates and the run is short
     (the compile saved is not repaid by the faster round, docs/speed.md), else a round per graph."""
     of = lambda *o: build.resolve(apply_overrides(Config(), list(o))).run.compile_unit  # noqa: E731
-    assert of("game.name=wgan-gp", "run.steps=9999") == "update"
+    assert of("game.name=wgan-gp", "run.steps=5999") == "update"
     assert of("game.name=robust-w", "run.steps=2000") == "update"
-    assert of("game.name=wgan-gp", "run.steps=10000") == "round"
+    assert of("game.name=wgan-gp", "run.steps=6000") == "round"
     assert of("game.name=ns", "run.steps=2000") == "round"  # one critic step: nothing to reuse
     assert of("game.name=ns", "game.disc_steps=2", "run.steps=2000") == "update"
     assert of("game.name=wgan", "run.steps=2000", "run.compile_unit=round") == "round"

@@ -39,11 +39,11 @@ COLD_COMPILE_FROM_STEPS = 50_000
 # cached graph (1-10 s) comes after steps that ran at least as fast as without compiling.
 EAGER_FIRST_STEPS = 1000
 # run.compile_unit = auto: one graph per player update where a game makes several critic updates a
-# round and the run is shorter than this. On 2-D (papers' settings, 2 cores) the update unit saved
-# 11-50 s of cold compile (WGAN 24 -> 14 s, WGAN-GP 43 -> 19, robust-w 68 -> 19) for 1.0-2.0 ms more
-# per step (0.89-0.90 of the round's rate): the round graph repays its compile from 10 600 (WGAN),
-# 17 800 (WGAN-GP) and 25 300 (robust-w) steps (docs/speed.md).
-UPDATE_UNIT_BELOW_STEPS = 10_000
+# round and the run is shorter than this. On 2-D (2 cores) the update unit saved 11-50 s of cold
+# compile (tuned defaults: WGAN 39.8 -> 22.0 s, WGAN-GP 49.3 -> 25.1, robust-w 77.0 -> 30.3) for
+# 1.0-2.8 ms more per step: the round graph repays its longer compile from 6 400 (WGAN, tuned),
+# 10 600 (WGAN, papers'), 13 800-17 800 (WGAN-GP) and 22 800-25 300 (robust-w) steps (docs/speed.md).
+UPDATE_UNIT_BELOW_STEPS = 6000
 COMPILE_UNITS = ("auto", "round", "update")
 USER_LATENT = {"vectors": 2, "images": 64}  # a user generator's default latent size, by data kind
 DEFAULT_ACTIVATION = {"generator": "relu", "discriminator": "leaky_relu"}

@@ -40,8 +40,8 @@ class RunConfig:
     #   call overhead per round and multiplies the cold compile (4 rounds: 2.5x as long; docs/speed.md)
     compile_unit: str = "auto"  # compiled runs: what one graph holds. round: a whole round of play (fastest
     #   steps); update: one player's update, the critic's graph reused for every critic step of a round (a
-    #   cold compile 0.3-0.6x as long, steps 0.9x as fast); auto: update for games of several critic
-    #   steps in runs shorter than 10 000 steps, else round (docs/speed.md)
+    #   cold compile 0.3-0.6x as long, steps 0.7-0.9x as fast); auto: update for games of several critic
+    #   steps in runs shorter than 6 000 steps, else round (docs/speed.md)
     threads: int = 0  # torch intra-op threads; 0: the free cores of the affinity mask (gangames/threads.py)
     progress: bool = True
     tensorboard: bool = False  # also write TensorBoard event files to RUN/tensorboard (tensorboard --logdir RUN)
