@@ -141,14 +141,13 @@ def run_many(tasks: list[Task], workers: int | None = None, on_done=None) -> lis
     """Run ``tasks`` in ``workers`` processes (default: one per core), in the given order. A worker
     that dies mid-run (killed by the system, kill -9) is survived as in a sweep (``LocalExecutor``)."""
     workers = max(1, min(workers or cores(), len(tasks) or 1))
-    threads = max(1, cores() // workers)
-    if workers == 1:
+    if workers == 1:  # in this process, with every core (LocalExecutor shares them among its workers)
         from gangames.threads import release
 
         outcomes = []
         try:
             for task in tasks:
-                outcomes.append(run_task(task, threads))
+                outcomes.append(run_task(task, cores()))
                 if on_done:
                     on_done(outcomes[-1])
         finally:
