@@ -3,7 +3,12 @@
 Did a change make the step compile faster, and what did it cost per step? Each revision is checked
 out in a temporary git worktree (``.`` is the working tree as it is); each measurement is a fresh
 Python process with an empty kernel cache, importing that revision's gangames; the revisions take
-turns within each repeat, so that a change in the machine's load hits every revision alike.
+turns within each repeat, so that a change in the machine's load hits every revision alike. Before
+each measurement an untimed process compiles a tiny function in that cache, which does what a
+machine does once for all structures (inductor's probe of the CPU's vector instructions, ~2.2 s on
+2 cores; from 2026-12-07 on, the precompiled headers, ~9.6 s, which earlier revisions keep in the
+temporary folder): the time measured is a new structure's, as step_rate.py's ``compile`` section
+measures it. (Until 2026-12-07 the probe was inside each measurement.)
 
     python benchmarks/compile_revisions.py --revisions HEAD~1,. --games ns,wgan-gp --repeats 2
 
@@ -64,10 +69,21 @@ print(json.dumps({"compile": sum(c.compile_seconds for c in compiled), "rate": r
 """
 
 
+# What a machine does once, before its first structure: a tiny function compiled as a game step is.
+SET_UP = r"""
+import torch
+from gangames.training.compiled import compile_function
+compile_function(lambda x: (x * 2).exp().sum(0), cpp_wrapper=True)(torch.ones(4, 16))
+"""
+
+
 def measure(src: Path, game: str, args) -> dict:
     with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "PYTHONPATH": str(src), "GANGAMES_CACHE": cache,
-               "TORCHINDUCTOR_CACHE_DIR": str(Path(cache) / "inductor")}
+        # Left unset, TORCHINDUCTOR_CACHE_DIR follows GANGAMES_CACHE (training/compiled.py's use_cache_dir)
+        # and, from 2026-12-07 on, so do the precompiled headers; earlier revisions name the same folder.
+        env = {key: value for key, value in os.environ.items() if key != "TORCHINDUCTOR_CACHE_DIR"}
+        env.update(PYTHONPATH=str(src), GANGAMES_CACHE=cache)
+        subprocess.run([sys.executable, "-c", SET_UP], env=env, capture_output=True, text=True, check=True)
         out = subprocess.run([sys.executable, "-c", CHILD, game, str(args.batch), args.defaults, str(args.seconds)],
                              env=env, capture_output=True, text=True)
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]

@@ -1,6 +1,7 @@
 """The compiled game step gives the eager step's parameters; a compiler failure falls back to eager."""
 
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -207,16 +208,23 @@ def test_a_default_compiled_run_plays_its_first_steps_eagerly(tmp_path, monkeypa
         assert first_call == [expected], after
 
 
-def test_compiled_kernels_go_to_our_cache_unless_the_user_chose_a_folder(tmp_path, monkeypatch):
+def test_compiled_kernels_and_headers_go_to_our_cache_unless_the_user_chose_a_folder(tmp_path, monkeypatch):
+    from torch._inductor import codecache
     from torch._inductor.runtime.cache_dir_utils import cache_dir, default_cache_dir
 
+    for name in ("_HEADER_DIR", "_HEADER_LOCK_DIR"):  # torch's; put back after the test
+        monkeypatch.setattr(codecache, name, getattr(codecache, name))
     monkeypatch.setenv("GANGAMES_CACHE", str(tmp_path / "ours"))
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", default_cache_dir())  # what importing torch._dynamo does
     use_cache_dir()
     assert cache_dir() == str(tmp_path / "ours" / "inductor")
+    # The precompiled headers outlive a reboot with the kernels (torch's own folder is temporary).
+    assert codecache._HEADER_DIR == str(tmp_path / "ours" / "inductor" / "precompiled_headers")
+    assert codecache._HEADER_LOCK_DIR == str(tmp_path / "ours" / "inductor" / "precompiled_headers" / "locks")
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "theirs"))
     use_cache_dir()
     assert cache_dir() == str(tmp_path / "theirs")
+    assert codecache._HEADER_DIR == str(Path(default_cache_dir()) / "precompiled_headers")
 
 
 # Settings a sweep varies (game: its base settings, the settings changed). Each must enter the
