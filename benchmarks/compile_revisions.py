@@ -74,6 +74,8 @@ SET_UP = r"""
 import torch
 from gangames.training.compiled import compile_function
 compile_function(lambda x: (x * 2).exp().sum(0), cpp_wrapper=True)(torch.ones(4, 16))
+import gangames.training.compiled as compiled
+getattr(compiled, "wait_for_set_up", lambda: None)()  # from 2026-12-07: the helper process it started
 """
 
 

@@ -511,7 +511,7 @@ def overhead_section(args) -> None:
 
 def _compile_seconds(cache: str, device: str, game_name: str, batch: int, overrides: list[str], queue) -> None:
     os.environ["GANGAMES_CACHE"] = cache
-    from gangames.training.compiled import compile_function
+    from gangames.training.compiled import compile_function, wait_for_set_up
 
     cfg = resolved(game_name, batch, device, ["robust.warmup=0", *overrides])  # robust-w: its defenders' graph
     data = build.build_data(cfg)
@@ -525,6 +525,7 @@ def _compile_seconds(cache: str, device: str, game_name: str, batch: int, overri
     play = game.compiled_steps(compile_fn)
     rng = torch.Generator(device=cfg.run.device).manual_seed(0)
     play([game.draw(data, cfg.data.batch_size, rng, i) for i in range(1, cfg.run.steps_per_call + 1)])
+    wait_for_set_up()  # a machine's first compile: its helper process ends before the next measurement
     queue.put(sum(c.compile_seconds for c in compiled))
 
 

@@ -1,5 +1,6 @@
 """The compiled game step gives the eager step's parameters; a compiler failure falls back to eager."""
 
+import json
 import warnings
 from pathlib import Path
 
@@ -225,6 +226,62 @@ def test_compiled_kernels_and_headers_go_to_our_cache_unless_the_user_chose_a_fo
     use_cache_dir()
     assert cache_dir() == str(tmp_path / "theirs")
     assert codecache._HEADER_DIR == str(Path(default_cache_dir()) / "precompiled_headers")
+
+
+def test_a_machines_first_compile_starts_its_one_time_set_up_in_a_helper_process_once(tmp_path, monkeypatch):
+    """On a machine without precompiled headers, the first compiled call starts one helper process
+    (given the header folder and our inductor settings); no second one in the same process, none on
+    a machine that has headers, none for the GPU's Python launcher."""
+    from torch._inductor import codecache
+
+    from gangames.training import compiled
+
+    started, waited = [], []
+
+    class Helper:
+        def __init__(self, args, **kwargs):
+            started.append(args)
+
+        def wait(self):
+            waited.append(self)
+
+    monkeypatch.setattr(compiled, "_set_up", [])
+    monkeypatch.setattr(codecache, "_HEADER_DIR", str(tmp_path / "headers"))
+    monkeypatch.setattr(compiled.subprocess, "Popen", Helper)
+    calls = []
+    step = compiled.GuardedCompile(lambda x: x, lambda x: calls.append(x) or x,
+                                   before_first_call=compiled.set_up_machine_aside)
+    assert not started  # nothing before the first call
+    assert step(1) == 1 and step(2) == 2 and calls == [1, 2]
+    assert len(started) == 1
+    assert started[0][3] == str(tmp_path / "headers") and started[0][4] == json.dumps(compiled.inductor_options(True))
+    assert compiled.set_up_machine_aside() is None and len(started) == 1  # once per process
+    compiled.wait_for_set_up()
+    assert len(waited) == 1  # a benchmark can wait for it
+    monkeypatch.setattr(compiled, "_set_up", [])
+    (tmp_path / "headers").mkdir()
+    (tmp_path / "headers" / "kernels.h.gch").write_bytes(b"")
+    assert compiled.set_up_machine_aside() is None and len(started) == 1  # headers there: nothing to build
+    assert compile_function(lambda x: x, cpp_wrapper=True).before_first_call is compiled.set_up_machine_aside
+    assert compile_function(lambda x: x, cpp_wrapper=False).before_first_call is None
+
+
+@pytest.mark.slow
+def test_the_helper_process_builds_the_precompiled_headers(tmp_path, monkeypatch):
+    """The helper's own code, run for real: it leaves the two precompiled headers in the folder it
+    was given and its kernels (the CPU probe among them) in the kernel cache it inherited (about
+    12 s of g++)."""
+    from torch._inductor import codecache
+
+    from gangames.training import compiled
+
+    monkeypatch.setattr(compiled, "_set_up", [])
+    monkeypatch.setattr(codecache, "_HEADER_DIR", str(tmp_path / "headers"))
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "kernels"))
+    helper = compiled.set_up_machine_aside()
+    assert helper.wait(timeout=300) == 0
+    assert len(list((tmp_path / "headers").glob("*.h.gch"))) == 2  # the kernels' (-O3) and the launcher's (-O1)
+    assert list((tmp_path / "kernels").rglob("*.so"))
 
 
 # Settings a sweep varies (game: its base settings, the settings changed). Each must enter the

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -93,7 +95,8 @@ def compile_function(step, cpp_wrapper: bool = True):
     # Every game object is its own graph: a process that trains many runs (a sweep worker, the
     # benchmark) needs more than dynamo's default of 8 per code object.
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 256)
-    return GuardedCompile(step, torch.compile(step, fullgraph=True, dynamic=False, options=inductor_options(cpp_wrapper)))
+    compiled = torch.compile(step, fullgraph=True, dynamic=False, options=inductor_options(cpp_wrapper))
+    return GuardedCompile(step, compiled, before_first_call=set_up_machine_aside if cpp_wrapper else None)
 
 
 def inductor_options(cpp_wrapper: bool) -> dict:
@@ -102,6 +105,44 @@ def inductor_options(cpp_wrapper: bool) -> dict:
     nothing to optimise) is built at -O1 while the kernels keep -O3 (docs/speed.md: the compile time
     and step rate it gives)."""
     return {"cpp_wrapper": cpp_wrapper, "cpp_wrapper_build_separate": cpp_wrapper}
+
+
+# A machine's first compile also builds what every later one reuses: inductor's probe of the CPU
+# and the C++ compiler's precompiled headers, ~12 s of g++ on 2 cores (docs/speed.md), in turn with
+# this process's tracing and code generation, which keep one core busy. A helper process compiling a
+# tiny function with the same settings builds them on another core meanwhile; this process then
+# finds them built (torch builds each under a file lock and skips one that exists).
+_SET_UP = """
+import json, sys, torch
+from torch._inductor import codecache
+codecache._HEADER_DIR, codecache._HEADER_LOCK_DIR = sys.argv[1], sys.argv[1] + "/locks"
+torch.compile(lambda x: (x * 2).exp().sum(0), fullgraph=True, options=json.loads(sys.argv[2]))(torch.ones(4, 16))
+"""
+_set_up: list[subprocess.Popen] = []
+
+
+def set_up_machine_aside() -> subprocess.Popen | None:
+    """Start the helper process above, once per process, on a machine whose header folder is empty
+    (none where torch has no such folder). Its failure costs nothing but the time it would save."""
+    from torch._inductor import codecache
+
+    headers = getattr(codecache, "_HEADER_DIR", None)
+    if _set_up or headers is None or any(Path(headers).glob("*.gch")):
+        return None
+    try:
+        helper = subprocess.Popen([sys.executable, "-c", _SET_UP, headers, json.dumps(inductor_options(True))],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
+    _set_up.append(helper)
+    return helper
+
+
+def wait_for_set_up() -> None:
+    """Wait for the helper process, if this process started one (a benchmark that times the next
+    compile in another process must not share the machine with it)."""
+    for helper in _set_up:
+        helper.wait()
 
 
 # FailOnRecompileLimitHit is not a TorchDynamoException.
@@ -113,14 +154,18 @@ class GuardedCompile:
     """A compiled function that falls back to the eager one if the compiler fails, and keeps
     account of the seconds spent compiling (calls that produced a new graph)."""
 
-    def __init__(self, eager, compiled):
+    def __init__(self, eager, compiled, before_first_call=None):
         self.eager, self.compiled = eager, compiled
+        self.before_first_call = before_first_call  # called once, as the first call starts compiling
         self.failed: str | None = None
         self.compile_seconds = 0.0
 
     def __call__(self, *args):
         if self.failed:
             return self.eager(*args)
+        if self.before_first_call is not None:
+            self.before_first_call, prepare = None, self.before_first_call
+            prepare()
         graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
         start = time.perf_counter()
         try:
